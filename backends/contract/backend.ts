@@ -1,0 +1,176 @@
+// The backend contract: what a device must do for Flint's autograd to run on
+// it. Required ops are few and take strided views, so views, broadcasting and
+// transposes never force a copy; fused kernels are optional speed-ups.
+
+import type { DataArray, DType } from "./dtype.ts";
+import type { Shape } from "./layout.ts";
+import type { ArgReduceOp, BinaryOp, ReduceOp, UnaryOp } from "./ops.ts";
+
+/**
+ * A block of device memory holding elements of one dtype. Opaque outside its
+ * backend: autograd only passes it back to the backend that made it.
+ */
+export interface Storage {
+  /** Bytes the storage occupies on its device. */
+  readonly byteLength: number;
+}
+
+/**
+ * A strided window onto a storage: the form every op input takes. Element
+ * `[i0, i1, ...]` sits at `offset + i0 * strides[0] + i1 * strides[1] + ...`.
+ * A stride of 0 repeats an element (broadcasting, `expand`).
+ */
+export interface View {
+  /** the storage the elements live in */
+  readonly storage: Storage;
+  /** the element type (the storage's) */
+  readonly dtype: DType;
+  /** sizes, outermost first */
+  readonly shape: Shape;
+  /** steps, in elements, one per dim */
+  readonly strides: readonly number[];
+  /** position of element `[0, 0, ...]`, in elements */
+  readonly offset: number;
+}
+
+/** A binary or ternary op operand: a view, or a scalar broadcast everywhere. */
+export type Operand = View | number;
+
+/** Live storages and their bytes on one backend. */
+export interface MemoryInfo {
+  /** storages allocated and not yet disposed */
+  readonly storages: number;
+  /** bytes those storages hold */
+  readonly bytes: number;
+}
+
+/** Stride, padding, dilation and groups of a 2-d convolution. */
+export interface Conv2dGeometry {
+  /** step of the window over (height, width) */
+  readonly stride: readonly [number, number];
+  /** zeros added on each side of (height, width) */
+  readonly padding: readonly [number, number];
+  /** spacing between kernel taps over (height, width) */
+  readonly dilation: readonly [number, number];
+  /** input and output channels are split into this many independent groups */
+  readonly groups: number;
+}
+
+/** Window geometry of a 2-d pooling. */
+export interface Pool2dGeometry {
+  /** window size over (height, width) */
+  readonly kernel: readonly [number, number];
+  /** step of the window over (height, width) */
+  readonly stride: readonly [number, number];
+  /** implicit padding on each side of (height, width) */
+  readonly padding: readonly [number, number];
+  /** spacing between window taps (max pooling only; 1 for average pooling) */
+  readonly dilation: readonly [number, number];
+  /** output size rounds up instead of down */
+  readonly ceilMode: boolean;
+  /** output (height, width), computed by autograd from the above */
+  readonly outSize: readonly [number, number];
+}
+
+/** Options only average pooling has. */
+export interface AvgPoolOptions {
+  /** padding zeros count in the divisor */
+  readonly countIncludePad: boolean;
+  /** a fixed divisor instead of the window size */
+  readonly divisorOverride?: number;
+}
+
+/**
+ * Kernels a backend may offer to go faster than autograd's composition of
+ * required ops. Autograd checks for each one and falls back when it is absent,
+ * so a new backend works on day one. Shapes follow PyTorch (NCHW, OIHW).
+ */
+export interface FusedKernels {
+  /** conv2d without bias: x [N, C, H, W], w [O, C/groups, kH, kW] → [N, O, oH, oW] */
+  conv2d(x: View, w: View, geometry: Conv2dGeometry, outShape: Shape): Storage;
+  /** gradient of conv2d with respect to its input, of shape `inputShape` */
+  conv2dBackwardInput(gradOut: View, w: View, geometry: Conv2dGeometry, inputShape: Shape): Storage;
+  /** gradient of conv2d with respect to its weight, of shape `weightShape` */
+  conv2dBackwardWeight(x: View, gradOut: View, geometry: Conv2dGeometry, weightShape: Shape): Storage;
+  /**
+   * max pooling of x [N, C, H, W]; `indices` (int32) hold each winner's flat
+   * position within its H×W plane, as PyTorch's `return_indices` does
+   */
+  maxPool2d(x: View, geometry: Pool2dGeometry): { values: Storage; indices: Storage };
+  /** routes `gradOut` back to the positions `indices` name, in a tensor of `inputShape` */
+  maxPool2dBackward(gradOut: View, indices: View, inputShape: Shape): Storage;
+  /** average pooling of x [N, C, H, W] */
+  avgPool2d(x: View, geometry: Pool2dGeometry, options: AvgPoolOptions): Storage;
+  /** gradient of average pooling, in a tensor of `inputShape` */
+  avgPool2dBackward(gradOut: View, geometry: Pool2dGeometry, options: AvgPoolOptions, inputShape: Shape): Storage;
+  /** softmax (or log-softmax when `log`) along `axis`, numerically stable */
+  softmax(x: View, axis: number, log: boolean): Storage;
+  /**
+   * gradient of softmax / log-softmax given its output `out`:
+   * softmax: out * (g - sum(g * out)); log-softmax: g - exp(out) * sum(g)
+   */
+  softmaxBackward(gradOut: View, out: View, axis: number, log: boolean): Storage;
+}
+
+/**
+ * A device that stores tensors and runs their kernels. Every method that
+ * returns a Storage returns a new, contiguous (row-major) one that the caller
+ * owns; views passed in are only read, except by `copy` and `scatter`, which
+ * write through `dst`. Inputs of one call are on this backend.
+ */
+export interface Backend {
+  /** the device name tensors report: "cpu", "webgpu", "tfjs" */
+  readonly name: string;
+  /** true when `readSync` serves reads without waiting */
+  readonly canReadSync: boolean;
+  /** optional fast kernels; absent ones are composed by autograd */
+  readonly fused: Partial<FusedKernels>;
+
+  /** copies `data` into new storage */
+  upload(data: DataArray, dtype: DType): Storage;
+  /**
+   * takes `data` as storage without copying when the backend can (the CPU
+   * backend does: `fromArray` shares memory with the caller's array)
+   */
+  adopt?(data: DataArray, dtype: DType): Storage;
+  /** the view's elements, in row-major order, in a new array */
+  read(x: View): Promise<DataArray>;
+  /** `read` without waiting; only when `canReadSync` */
+  readSync?(x: View): DataArray;
+  /** frees a storage now; using it afterwards is an error */
+  dispose(storage: Storage): void;
+  /** live storages and bytes */
+  memory(): MemoryInfo;
+  /** waits until every op recorded so far has run (a no-op on synchronous backends) */
+  sync?(): Promise<void>;
+
+  /** `size` elements of `value` */
+  fill(size: number, value: number, dtype: DType): Storage;
+  /** a contiguous copy of `x`, converted to `dtype` */
+  cast(x: View, dtype: DType): Storage;
+  /** writes `src` (same dtype, broadcast to `dst.shape`) into the elements `dst` names */
+  copy(dst: View, src: Operand): void;
+
+  /** `op` applied to each element; output dtype per `UNARY_OP_INFO` */
+  unary(op: UnaryOp, x: View): Storage;
+  /**
+   * `op` over `a` and `b`, both already of dtype `dtype` (the common type) and
+   * broadcast to `shape` by their strides; output dtype per `BINARY_OP_KIND`
+   */
+  binary(op: BinaryOp, a: Operand, b: Operand, shape: Shape, dtype: DType): Storage;
+  /** `cond ? a : b` with all three broadcast to `shape`; `a` and `b` are of `dtype` */
+  where(cond: View, a: Operand, b: Operand, shape: Shape, dtype: DType): Storage;
+  /** reduces `axes` away (the output keeps the other dims, in order) */
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage;
+  /** int32 position of the first max / min along `axis` (NaN wins, as in PyTorch) */
+  argReduce(op: ArgReduceOp, x: View, axis: number): Storage;
+  /** batched matrix product: a [B, M, K] · b [B, K, N] → [B, M, N] */
+  matmul(a: View, b: View): Storage;
+  /** out[i] = x's element at row-major position index[i]; out has index's shape */
+  gather(x: View, index: View): Storage;
+  /**
+   * dst's element at row-major position index[i] becomes src[i] (or has it
+   * added when `accumulate`); `src` has index's shape or is a scalar
+   */
+  scatter(dst: View, index: View, src: Operand, accumulate: boolean): void;
+}

@@ -1,0 +1,53 @@
+// The seed tutorials, run as users run them (`deno run`), print what the same
+// code prints in PyTorch (tests/fixtures/tutorials.json, written by
+// tests/fixtures/make_tutorial_fixtures.py).
+
+import assert from "node:assert/strict";
+import { compareLines } from "./_compare_lines.ts";
+
+const fixture = JSON.parse(
+  await Deno.readTextFile(new URL("../tests/fixtures/tutorials.json", import.meta.url)),
+) as { tutorials: Record<string, string[]> };
+
+async function run(script: string, ...args: string[]): Promise<string[]> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(script, import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, `${script} failed:\n${err}`);
+  return new TextDecoder().decode(stdout).trimEnd().split("\n");
+}
+
+Deno.test("tutorial 000 converges to w = 2.000 and f(5) = 10.000, as in PyTorch", async () => {
+  const lines = await run("./tutorial_000_gradient_descent.ts");
+  assert.equal(compareLines(lines, fixture.tutorials["000"]), null);
+  assert.equal(lines.at(-1), "Autograd -- prediction after training: f(5) = 10.000");
+});
+
+Deno.test("tutorial 002 prints PyTorch's tensors and grad_fns", async () => {
+  const lines = await run("./tutorial_002_autograd.ts");
+  assert.equal(compareLines(lines, fixture.tutorials["002"]), null);
+});
+
+Deno.test("tutorial 004 fits Y = 2X + noise and draws the fit", async () => {
+  const out = await Deno.makeTempDir();
+  const lines = await run("./tutorial_004_linear_regression.ts", "--out", out);
+  const written = lines.pop()!;
+  assert.equal(compareLines(lines, fixture.tutorials["004"]), null);
+  assert.match(written, /wrote .*tutorial_004_fit\.svg and .*tutorial_004_fit\.png/);
+  const svg = await Deno.readTextFile(`${out}/tutorial_004_fit.svg`);
+  assert.match(svg, /^<svg/);
+  assert.ok(svg.includes("fitted w = 2.148"), "the chart title names the fitted weight");
+  const png = await Deno.readFile(`${out}/tutorial_004_fit.png`);
+  assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  assert.ok(png.length > 10_000);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("compareLines tells a changed number from float32 noise", () => {
+  assert.equal(compareLines(["w = 2.000, loss = 0.01966080"], ["w = 2.000, loss = 0.01966083"]), null);
+  assert.match(compareLines(["w = 2.003"], ["w = 2.000"]) ?? "", /2.003 where PyTorch printed 2.000/);
+  assert.notEqual(compareLines(["w = 2.000"], ["v = 2.000"]), null);
+});
