@@ -75,3 +75,13 @@ export { cat, chunk, flatten, flip, repeat, reshape, split, stack } from "./ops/
 export { expand, narrow, permute, select, squeeze, t, transpose, unsqueeze } from "./ops/views.ts";
 export { gather, indexSelect, maskedSelect, nonzero } from "./ops/indexing.ts";
 export { clone, detach } from "./ops/convert.ts";
+export { conv2d, type Conv2dOptions } from "./ops/conv.ts";
+export {
+  adaptiveAvgPool2d,
+  adaptiveMaxPool2d,
+  avgPool2d,
+  type AvgPool2dOptions,
+  maxPool2d,
+  type MaxPool2dOptions,
+  maxPool2dWithIndices,
+} from "./ops/pool.ts";

@@ -3,10 +3,10 @@
 // (gradgradcheck) for one smooth case of each op.
 
 import assert from "node:assert/strict";
-import { loadFixture, type OpFixtures } from "./conformance/fixtures.ts";
+import { loadOpCases } from "./conformance/fixtures.ts";
 import { gradcheckCase } from "./conformance/run_case.ts";
 
-const fixtures = loadFixture<OpFixtures>("ops.json");
+const fixtures = loadOpCases();
 const candidates = fixtures.cases.filter((c) => c.gradcheck);
 const byOp = Map.groupBy(candidates, (c) => c.op);
 

@@ -3,12 +3,11 @@
 // tensors.
 
 import assert from "node:assert/strict";
-import type { OpFixtures } from "./conformance/fixtures.ts";
-import { loadFixture } from "./conformance/fixtures.ts";
+import { loadOpCases } from "./conformance/fixtures.ts";
 import { OPS } from "./conformance/op_table.ts";
 import { runCase } from "./conformance/run_case.ts";
 
-const fixtures = loadFixture<OpFixtures>("ops.json");
+const fixtures = loadOpCases();
 const TOLERANCE = { rtol: 1.3e-6, atol: 1e-5 };
 
 Deno.test("every fixture op has a Flint implementation", () => {

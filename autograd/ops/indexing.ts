@@ -78,10 +78,17 @@ export function nonzero(x: Tensor): Tensor {
   );
 }
 
-/** Checks index values against a dim size and wraps negative ones, on the host. */
+/**
+ * Checks index values against a dim size and wraps negative ones. On devices
+ * that read synchronously the check is exact (PyTorch's message); elsewhere
+ * negatives are wrapped on the device and the backend guards its bounds.
+ */
 function normalizeIndex(t: Tensor, size: number, dim: number, device: Tensor["device"]): Tensor {
   if (t.dtype !== "int32") {
     throw new TypeError(`tensors used as indices must be long, int, byte or bool tensors (got ${t.dtype})`);
+  }
+  if (!t.device.backend.canReadSync) {
+    return noGrad(() => t.add(t.lt(0).to("int32").mul(size)));
   }
   const values = hostValues(t, "indexing with a tensor");
   const fixed = new Int32Array(values.length);

@@ -117,12 +117,20 @@ export interface FusedKernels {
  * returns a Storage returns a new, contiguous (row-major) one that the caller
  * owns; views passed in are only read, except by `copy` and `scatter`, which
  * write through `dst`. Inputs of one call are on this backend.
+ *
+ * A backend whose hardware has no 64-bit floats (WebGPU, tfjs) may keep
+ * float64 tensors in float32 and say so with `float64Precision: "float32"`;
+ * reads still return Float64Array. Out-of-range gather/scatter positions are
+ * the caller's to prevent; a backend that cannot check them cheaply must
+ * still never read or write outside the storage (clamp or skip).
  */
 export interface Backend {
   /** the device name tensors report: "cpu", "webgpu", "tfjs" */
   readonly name: string;
   /** true when `readSync` serves reads without waiting */
   readonly canReadSync: boolean;
+  /** how float64 tensors are stored: "float64" (default) or "float32" on hardware without doubles */
+  readonly float64Precision?: "float64" | "float32";
   /** optional fast kernels; absent ones are composed by autograd */
   readonly fused: Partial<FusedKernels>;
 

@@ -23,8 +23,10 @@ import {
   type UnaryOp,
   type View,
 } from "@flint/backend";
+import { convKernels } from "./conv.ts";
 import { binaryKernels, copyRow, copyRowToBool, int32BinaryKernels, unaryKernels, whereRow } from "./elementwise.ts";
 import { matmul } from "./matmul.ts";
+import { poolKernels } from "./pool.ts";
 import { argReduceInto, reduceInto } from "./reduce.ts";
 import { CpuStorage, dataOf, MemoryLedger } from "./storage.ts";
 import { planRows, storageOffsets, walkRows } from "./walk.ts";
@@ -65,7 +67,10 @@ export interface CpuBackendOptions {
 export class CpuBackend implements Backend {
   readonly name: string;
   readonly canReadSync = true;
-  readonly fused: Partial<FusedKernels> = {};
+  readonly fused: Partial<FusedKernels> = {
+    ...convKernels((data, dtype) => this.#wrap(data, dtype)),
+    ...poolKernels((data, dtype) => this.#wrap(data, dtype)),
+  };
   readonly #ledger = new MemoryLedger();
 
   /** Creates a CPU backend. */

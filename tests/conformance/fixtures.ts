@@ -67,3 +67,24 @@ export function applyTransform(t: torch.Tensor, transform: Transform | undefined
   if ("expand" in transform) return t.expand(transform.expand);
   return t.permute(transform.permute);
 }
+
+/** The op fixture files every backend runs (missing ones are skipped until written). */
+export const OP_FIXTURE_FILES: readonly string[] = ["ops.json", "nn_ops.json"];
+
+/** Every op case from every op fixture file that exists. */
+export function loadOpCases(): { ops: string[]; cases: OpCase[] } {
+  const ops: string[] = [];
+  const cases: OpCase[] = [];
+  for (const file of OP_FIXTURE_FILES) {
+    let fixture: OpFixtures;
+    try {
+      fixture = loadFixture<OpFixtures>(file);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    ops.push(...fixture.ops);
+    cases.push(...fixture.cases);
+  }
+  return { ops, cases };
+}

@@ -4,6 +4,7 @@
 
 import * as torch from "@flint/torch";
 import { decodeNumber } from "./fixtures.ts";
+import { NN_OPS } from "./op_table_nn.ts";
 
 /** Runs one op on the case's inputs (already transformed) with its kwargs. */
 export type OpImpl = (inputs: torch.Tensor[], kw: Record<string, unknown>) => torch.Tensor | torch.Tensor[];
@@ -172,4 +173,5 @@ export const OPS: Record<string, OpImpl> = {
   round: unary("round"),
   trunc: unary("trunc"),
   square: unary("square"),
+  ...NN_OPS,
 };
