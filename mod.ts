@@ -30,6 +30,10 @@ registerBackend(new CpuBackend());
 
 export * from "@flint/autograd";
 export * as nn from "@flint/nn";
+export * as optim from "@flint/optim";
+export * as utils from "./utils.ts";
+export { load, save } from "@flint/models";
+export * as hub from "@flint/models/hub";
 
 /** `torch.float32`, the default dtype. */
 export const float32 = "float32" as const;

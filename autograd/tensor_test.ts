@@ -131,6 +131,12 @@ Deno.test("max along a dim gives values and indices, as a pair and by name", () 
   assert.equal(x.max().itemSync(), 7);
 });
 
+Deno.test("setData takes a view's own elements, whatever its offset", () => {
+  const p = torch.zeros(2);
+  p.setData(torch.tensor([1, 2, 3, 4]).narrow(0, 2, 2));
+  assert.deepEqual(p.tolistSync(), [3, 4]);
+});
+
 Deno.test("setData replaces the elements, as Python's `x.data = y`", () => {
   const w = torch.tensor([1, 2], { requiresGrad: true });
   torch.noGrad(() => w.setData(w.detach().mul(3)));

@@ -1,8 +1,14 @@
 // Compares printed lines with PyTorch's: words must match exactly, numbers
-// within float32 noise (a relative 1e-4, or 2 units of the last printed digit).
+// within float32 noise (a relative 1e-4 by default, or 2 units of the last
+// printed digit).
 
-/** Null when the lines agree, else the first difference. */
-export function compareLines(actual: readonly string[], expected: readonly string[]): string | null {
+/** Null when the lines agree, else the first difference. `relative` loosens numbers to that fraction. */
+export function compareLines(
+  actual: readonly string[],
+  expected: readonly string[],
+  options: { relative?: number } = {},
+): string | null {
+  const relative = options.relative ?? 1e-4;
   if (actual.length !== expected.length) {
     return `printed ${actual.length} lines, PyTorch printed ${expected.length}:\n${actual.join("\n")}`;
   }
@@ -16,7 +22,7 @@ export function compareLines(actual: readonly string[], expected: readonly strin
     for (let k = 0; k < en.length; k++) {
       const x = Number(an[k]), y = Number(en[k]);
       const decimals = (en[k].split(".")[1] ?? "").replace(/e.*/, "").length;
-      if (Math.abs(x - y) > Math.max(1e-4 * Math.abs(y), 2 * 10 ** -decimals)) {
+      if (Math.abs(x - y) > Math.max(relative * Math.abs(y), 2 * 10 ** -decimals)) {
         return `line ${i + 1}: ${an[k]} where PyTorch printed ${en[k]} ("${a}" vs "${e}")`;
       }
     }

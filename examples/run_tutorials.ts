@@ -4,6 +4,7 @@
 
 const tutorials = [
   "tutorial_000_gradient_descent.ts",
+  "tutorial_001_mlp.ts",
   "tutorial_002_autograd.ts",
   "tutorial_004_linear_regression.ts",
 ];

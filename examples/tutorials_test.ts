@@ -26,6 +26,20 @@ Deno.test("tutorial 000 converges to w = 2.000 and f(5) = 10.000, as in PyTorch"
   assert.equal(lines.at(-1), "Autograd -- prediction after training: f(5) = 10.000");
 });
 
+Deno.test("tutorial 001 trains the MLP six ways, its losses falling as PyTorch's do", async () => {
+  const lines = await run("./tutorial_001_mlp.ts");
+  // float32 gradient descent compounds rounding over 500 steps (PyTorch's own
+  // results move as much between BLAS libraries): 3% relative; the float64
+  // NumPy-style run must agree to 1e-4.
+  assert.equal(compareLines(lines.slice(0, 5), fixture.tutorials["001"].slice(0, 5)), null);
+  assert.equal(compareLines(lines, fixture.tutorials["001"], { relative: 0.03 }), null);
+  for (const form of ["numpy-style", "tensors", "autograd", "sequential", "adam", "module"]) {
+    const losses = lines.filter((l) => l.startsWith(`${form} `)).map((l) => Number(l.split(" ")[2]));
+    assert.equal(losses.length, 5, form);
+    assert.ok(losses.every((v, i) => i === 0 || v < losses[i - 1]), `${form} losses fall: ${losses}`);
+  }
+});
+
 Deno.test("tutorial 002 prints PyTorch's tensors and grad_fns", async () => {
   const lines = await run("./tutorial_002_autograd.ts");
   assert.equal(compareLines(lines, fixture.tutorials["002"]), null);

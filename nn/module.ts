@@ -74,7 +74,7 @@ export interface Module<I extends unknown[] = any[], O = any> {
  * class TwoLayerNet extends nn.Module {
  *   linear1 = new nn.Linear(4, 8);
  *   linear2 = new nn.Linear(8, 2);
- *   forward(x: torch.Tensor): torch.Tensor {
+ *   override forward(x: torch.Tensor): torch.Tensor {
  *     return this.linear2(this.linear1(x).clamp({ min: 0 }));
  *   }
  * }

@@ -198,7 +198,10 @@ export function normal_<T extends Tensor>(t: T, mean: number, std: number, gener
  */
 export function setData(t: Tensor, other: Tensor): void {
   const s = stateOf(t);
-  const source = other.isContiguous() && other.storageOffset() === 0 ? other : other.detach().contiguous();
+  // Share the storage when `other` owns it from its start; otherwise (a view
+  // with an offset or gaps) take a copy, since a tensor that owns its storage
+  // must start at element 0 for views of it to be tracked.
+  const source = other.isContiguous() && other.storageOffset() === 0 ? other : other.detach().clone();
   const o = stateOf(source);
   o.ref.retain();
   s.ref.release();
