@@ -31,8 +31,10 @@ registerBackend(new CpuBackend());
 export * from "@flint/autograd";
 export * as nn from "@flint/nn";
 export * as optim from "@flint/optim";
+/** `torch.utils`: `torch.utils.data` (datasets, samplers, DataLoader). */
 export * as utils from "./utils.ts";
 export { load, save } from "@flint/models";
+export type * from "@flint/models";
 export * as hub from "@flint/models/hub";
 
 /** `torch.float32`, the default dtype. */

@@ -56,6 +56,7 @@ function runWith<T>(mode: boolean, fn: () => T): T {
  * ```
  */
 export function noGrad(): GradModeGuard;
+/** Runs `fn` without recording the tape and returns its result. */
 export function noGrad<T>(fn: () => T): T;
 export function noGrad<T>(fn?: () => T): T | GradModeGuard {
   return fn ? runWith(false, fn) : switchTo(false);
@@ -76,6 +77,7 @@ export function noGrad<T>(fn?: () => T): T | GradModeGuard {
  * ```
  */
 export function enableGrad(): GradModeGuard;
+/** Runs `fn` with the tape on and returns its result. */
 export function enableGrad<T>(fn: () => T): T;
 export function enableGrad<T>(fn?: () => T): T | GradModeGuard {
   return fn ? runWith(true, fn) : switchTo(true);

@@ -19,7 +19,9 @@ export interface GradcheckOptions {
   raiseException?: boolean;
 }
 
-type Fn = (...inputs: Tensor[]) => Tensor | readonly Tensor[];
+/** A function gradcheck differentiates: tensors in, a tensor or several out. */
+export type GradcheckFunction = (...inputs: Tensor[]) => Tensor | readonly Tensor[];
+type Fn = GradcheckFunction;
 
 function outputsOf(fn: Fn, inputs: readonly Tensor[]): Tensor[] {
   const out = fn(...inputs);
@@ -86,7 +88,7 @@ function analyticalJacobian(
  * console.log(torch.autograd.gradcheck((t) => t.sin().mul(t), [x])); // true
  * ```
  */
-export function gradcheck(fn: Fn, inputs: readonly Tensor[], options: GradcheckOptions = {}): boolean {
+export function gradcheck(fn: GradcheckFunction, inputs: readonly Tensor[], options: GradcheckOptions = {}): boolean {
   const { eps = 1e-6, atol = 1e-5, rtol = 1e-3, raiseException = true } = options;
   const outputs = outputsOf(fn, inputs).filter((o) => o.dtype === "float64" || o.dtype === "float32");
   const diffIndices = inputs.map((t, i) => (t.requiresGrad ? i : -1)).filter((i) => i >= 0);
@@ -139,7 +141,7 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], options: GradcheckO
  * ```
  */
 export function gradgradcheck(
-  fn: Fn,
+  fn: GradcheckFunction,
   inputs: readonly Tensor[],
   gradOutputs?: readonly Tensor[],
   options: GradcheckOptions = {},

@@ -21,6 +21,7 @@ export { Tensor } from "./tensor.ts";
 export { Parameter } from "./parameter.ts";
 export type { Dims } from "./tensor.ts";
 export * from "./functional.ts";
+/** `torch.autograd`: `grad`, `gradcheck`, `gradgradcheck`, custom functions and graph nodes. */
 export * as autograd from "./autograd_namespace.ts";
 export { gradcheck, type GradcheckOptions, gradgradcheck } from "./gradcheck.ts";
 export { type GradHook, Node, type RemovableHandle } from "./engine.ts";
@@ -77,4 +78,6 @@ export type {
   ValuesIndices,
   VarOptions,
 } from "./types.ts";
-export type { DType } from "@flint/backend";
+export type * from "@flint/backend";
+export type { DimArg } from "./ops/reduction.ts";
+export type { GradcheckFunction } from "./gradcheck.ts";

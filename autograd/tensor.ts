@@ -140,12 +140,14 @@ export class Tensor {
   }
   /** The shape, or the size of one dim (negative dims count from the end). */
   size(): readonly number[];
+  /** The size of one dim (negative dims count from the end). */
   size(dim: number): number;
   size(dim?: number): number | readonly number[] {
     return dim === undefined ? this.#s.shape : this.#s.shape[views.normalizeDim(dim, this.ndim)];
   }
   /** The strides, in elements, or the stride of one dim. */
   stride(): readonly number[];
+  /** The stride of one dim, in elements. */
   stride(dim: number): number;
   stride(dim?: number): number | readonly number[] {
     return dim === undefined ? this.#s.strides : this.#s.strides[views.normalizeDim(dim, this.ndim)];
@@ -525,7 +527,9 @@ export class Tensor {
   }
   /** The largest element; along a dim, `[values, indices]`; with a tensor, `maximum`. */
   max(): Tensor;
+  /** Element-wise maximum with `other`, as `torch.max(a, b)`. */
   max(other: Tensor): Tensor;
+  /** The largest values along `dim` and their positions: `[values, indices]`. */
   max(dim: number | { dim: number; keepdim?: boolean }, options?: { keepdim?: boolean }): ValuesIndices;
   max(
     dim?: number | Tensor | { dim: number; keepdim?: boolean },
@@ -535,7 +539,9 @@ export class Tensor {
   }
   /** The smallest element; along a dim, `[values, indices]`; with a tensor, `minimum`. */
   min(): Tensor;
+  /** Element-wise minimum with `other`, as `torch.min(a, b)`. */
   min(other: Tensor): Tensor;
+  /** The smallest values along `dim` and their positions: `[values, indices]`. */
   min(dim: number | { dim: number; keepdim?: boolean }, options?: { keepdim?: boolean }): ValuesIndices;
   min(
     dim?: number | Tensor | { dim: number; keepdim?: boolean },

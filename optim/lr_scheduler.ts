@@ -353,6 +353,8 @@ export class LambdaLR extends LRScheduler {
   #lambdas: Array<(epoch: number) => number>;
 
   /**
+   * Creates a LambdaLR: each group's lr is its initial lr times `lrLambda(epoch)`.
+   *
    * @param optimizer the optimizer
    * @param lrLambda a function of the epoch giving the factor, or one per group
    * @param options `lastEpoch`

@@ -525,6 +525,7 @@ export function randn(...args: SizeArgs<RandomOptions>): Tensor {
  * ```
  */
 export function randint(high: number, size: readonly number[], options?: RandomOptions): Tensor;
+/** Random integers in `[low, high)` of shape `size`. */
 export function randint(low: number, high: number, size: readonly number[], options?: RandomOptions): Tensor;
 export function randint(
   a: number,

@@ -21,7 +21,8 @@ interface Reduction {
   readonly named: boolean;
 }
 
-type DimArg = number | readonly number[] | ReduceOptions | null | undefined;
+/** The dims argument of a reduction: one dim, several, an options object, or none (all dims). */
+export type DimArg = number | readonly number[] | ReduceOptions | null | undefined;
 
 function parseReduction(x: Tensor, dim: DimArg, options: ReduceOptions = {}): Reduction {
   let opts = options;
