@@ -126,5 +126,10 @@ Deno.test("mixing devices is refused, naming both", async () => {
     message: "Expected all tensors to be on the same device, but found at least two devices, cpu and cpu-b!",
   });
   assert.deepEqual(a.add(b.to("cpu")).tolistSync(), [2, 2]);
+  // A 0-d CPU tensor joins tensors on any device, as a scalar does (PyTorch's rule).
+  const scaled = b.mul(torch.tensor(3));
+  assert.equal(scaled.device.type, "cpu-b");
+  assert.deepEqual(scaled.tolistSync(), [3, 3]);
+  assert.throws(() => b.matmul(torch.ones(2)), /found at least two devices, cpu-b and cpu/);
   assert.throws(() => torch.device("webgpu"), /device "webgpu" is not set up.*await torch.useBackend\("webgpu"\)/);
 });

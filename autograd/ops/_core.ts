@@ -72,12 +72,23 @@ export function makeView(t: Tensor, shape: Shape, strides: readonly number[], of
   });
 }
 
-/** The one device all tensor operands are on; mixing devices is an error, as in PyTorch. */
-export function commonDevice(...operands: readonly (Tensor | number | null | undefined)[]): Device {
+/**
+ * The one device all tensor operands are on; mixing devices is an error, as
+ * in PyTorch. With `allowScalars`, a 0-d tensor on the CPU may join tensors
+ * on another device (PyTorch treats CPU scalars that way); the caller moves it
+ * with {@linkcode onDevice}.
+ */
+export function commonDevice(
+  operands: readonly (Tensor | number | null | undefined)[],
+  allowScalars = false,
+): Device {
   let found: Device | undefined;
+  let fallback: Device | undefined;
   for (const x of operands) {
     if (!(x instanceof Tensor)) continue;
     const d = x.device;
+    fallback ??= d;
+    if (allowScalars && x.ndim === 0 && d.backend.canReadSync) continue;
     if (found === undefined) found = d;
     else if (found !== d) {
       throw new Error(
@@ -85,8 +96,14 @@ export function commonDevice(...operands: readonly (Tensor | number | null | und
       );
     }
   }
-  if (found === undefined) throw new TypeError("expected at least one tensor operand");
-  return found;
+  const device = found ?? fallback;
+  if (device === undefined) throw new TypeError("expected at least one tensor operand");
+  return device;
+}
+
+/** A CPU scalar tensor moved to `device` (differentiably); anything else unchanged. */
+export function onDevice<T extends Tensor | number | null | undefined>(x: T, device: Device): T {
+  return x instanceof Tensor && x.device !== device ? x.to(device) as T : x;
 }
 
 // ---- dtypes ----

@@ -141,7 +141,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
     );
   }
   const b = bias ?? null;
-  commonDevice(input, weight, b);
+  commonDevice([input, weight, b]);
   // An unbatched input is a batch of one, squeezed afterwards, as in PyTorch.
   if (input.ndim === 3) return conv2d(input.unsqueeze(0), weight, b, options).squeeze(0);
   const stride = pairOf(options.stride ?? 1, "stride");

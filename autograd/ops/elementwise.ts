@@ -18,6 +18,7 @@ import {
   castTo,
   commonDevice,
   expandedView,
+  onDevice,
   floatTypeOf,
   fromStorage,
   type GradRule,
@@ -189,7 +190,9 @@ export function square(x: Tensor): Tensor {
  * to the compute dtype and broadcasts them by strides. No recording.
  */
 function computeBinary(op: BinaryOp, a: Tensor | number, b: Tensor | number, computeDtype?: DType): Tensor {
-  const device = commonDevice(a, b);
+  const device = commonDevice([a, b], true);
+  a = onDevice(a, device);
+  b = onDevice(b, device);
   const kind = BINARY_OP_KIND[op];
   let dtype = computeDtype ?? resultType(a, b);
   if (kind === "logical") dtype = "bool";
@@ -452,7 +455,10 @@ export function where(condition: Tensor, a: Tensor | number, b: Tensor | number)
       `where expected condition to be a boolean tensor, but got a tensor with dtype ${condition.dtype}`,
     );
   }
-  const device = commonDevice(condition, a, b);
+  const device = commonDevice([condition, a, b], true);
+  condition = onDevice(condition, device);
+  a = onDevice(a, device);
+  b = onDevice(b, device);
   const dtype = resultType(a, b);
   const shape = broadcastAll(condition.shape, a instanceof Tensor ? a.shape : [], b instanceof Tensor ? b.shape : []);
   const ca = a instanceof Tensor ? castTo(a, dtype) : a;
@@ -490,7 +496,9 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number | Tensor): Ten
     );
   }
   const v = value instanceof Tensor ? castTo(value, x.dtype) : value;
-  const device = commonDevice(x, mask, value);
+  const device = commonDevice([x, mask, value], true);
+  mask = onDevice(mask, device);
+  value = onDevice(value, device);
   const storage = device.backend.where(
     expandedView(mask, shape),
     operandOf(v, shape),

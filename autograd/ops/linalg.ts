@@ -18,7 +18,7 @@ function checkSameDtype(a: Tensor, b: Tensor): void {
 }
 
 function product(a: Tensor, b: Tensor, shape: readonly number[]): Tensor {
-  const device = commonDevice(a, b);
+  const device = commonDevice([a, b]);
   return fromStorage(device, device.backend.matmul(as3d(a), as3d(b)), shape, a.dtype);
 }
 

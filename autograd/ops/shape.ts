@@ -49,7 +49,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
  */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new RangeError("torch.cat(): expected a non-empty list of Tensors");
-  const device = commonDevice(...tensors);
+  const device = commonDevice(tensors);
   // PyTorch skips 1-d empty tensors in cat, a legacy rule many scripts rely on.
   const parts = tensors.filter((t) => !(t.ndim === 1 && t.shape[0] === 0));
   if (parts.length === 0) return tensors[0].clone();

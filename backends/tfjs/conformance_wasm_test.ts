@@ -1,0 +1,10 @@
+// The PyTorch conformance suite on tfjs's WebAssembly backend (XNNPACK), in a
+// test module of its own: see _conformance.ts for why each tfjs backend gets one.
+
+import "./_testing.ts";
+import { conformanceSuite } from "./_conformance.ts";
+
+/** Cases tfjs-wasm cannot serve, with the reason (none today). */
+const IGNORED: Record<string, string> = {};
+
+conformanceSuite("wasm", IGNORED);
