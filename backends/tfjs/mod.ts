@@ -70,3 +70,4 @@
  * @module
  */
 export { TfjsBackend, type TfjsBackendOptions, type TfjsMemoryInfo } from "./backend.ts";
+export { type LoadableTfjsBackend, loadTfjsBackend } from "./setup.ts";
