@@ -98,6 +98,11 @@ export class Node {
     };
   }
 
+  /** True when hooks are registered on this node's output gradient. */
+  get hasPreHooks(): boolean {
+    return this.#preHooks.length > 0;
+  }
+
   /** Applies the pre-hooks in order. */
   runPreHooks(grad: Tensor): Tensor {
     for (const hook of this.#preHooks) grad = hook(grad) ?? grad;
@@ -168,6 +173,8 @@ export interface WalkOptions {
   readonly add: (a: Tensor, b: Tensor) => Tensor;
   /** sets a retained non-leaf tensor's grad */
   readonly retain: (node: Node, grad: Tensor) => void;
+  /** told of every gradient a hook saw or returned (the caller must not free those) */
+  readonly hooked?: (grad: Tensor) => void;
 }
 
 /** A max-heap of nodes by sequence number: the newest ready node runs first. */
@@ -276,7 +283,11 @@ export function runBackward(
       buffer.delete(node);
       let outs: readonly (Tensor | null | undefined)[] = [];
       if (grad !== undefined) {
-        grad = node.runPreHooks(grad);
+        if (node.hasPreHooks) {
+          options.hooked?.(grad);
+          grad = node.runPreHooks(grad);
+          options.hooked?.(grad);
+        }
         options.retain(node, grad);
         if (capture.has(node)) captured.set(node, grad);
         if (node instanceof AccumulateGrad) {

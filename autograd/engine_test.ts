@@ -225,3 +225,25 @@ Deno.test("gradients of integer-valued results do not flow (comparisons, argmax)
   assert.equal(x.argmax().requiresGrad, false);
   assert.equal(x.argmax().itemSync(), 1);
 });
+
+Deno.test("backward frees the gradients it computes along the way, keeping .grad", () => {
+  const w = torch.randn(50, 50, { requiresGrad: true });
+  const x = torch.randn(8, 50);
+  w.matmul(x.t()).relu().sum().backward(); // warm up: .grad now exists
+  const before = torch.memory().cpu.storages;
+  const loss = x.matmul(w).relu().sum();
+  const afterForward = torch.memory().cpu.storages;
+  loss.backward();
+  // Only the (already existing) .grad outlives the walk: no new storages.
+  assert.ok(torch.memory().cpu.storages <= afterForward, `${torch.memory().cpu.storages} > ${afterForward}`);
+  assert.ok(afterForward > before);
+  assert.deepEqual(w.grad!.shape, [50, 50]);
+});
+
+Deno.test("gradients handed to hooks stay readable after backward", () => {
+  const x = torch.tensor([1, 2], { requiresGrad: true });
+  let seen: torch.Tensor | undefined;
+  x.registerHook((g) => void (seen = g));
+  x.mul(3).sum().backward();
+  assert.deepEqual(seen!.tolistSync(), [3, 3]);
+});

@@ -29,7 +29,11 @@ export interface FunctionSpec<I extends unknown[]> {
   name?: string;
   /** computes the output (no tape is recorded inside) */
   forward(ctx: FunctionContext, ...inputs: I): Tensor;
-  /** one gradient (or null) per input, from the output's gradient */
+  /**
+   * one gradient (or null) per input, from the output's gradient; gradients
+   * are freed when the backward walk ends, so clone (or `torch.keep`) one to
+   * hold on to it
+   */
   backward(ctx: FunctionContext, grad: Tensor): (Tensor | null | undefined)[];
 }
 

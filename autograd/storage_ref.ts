@@ -61,17 +61,12 @@ export function liveTensorCounts(): ReadonlyMap<Device, number> {
 }
 
 /**
- * Keeps `t` alive past the end of the scope it was made in: it moves to the
- * enclosing scope, or out of all scopes. Autograd keeps `.grad` tensors and
- * optimizers keep their state this way.
+ * Keeps `t` alive past the end of every scope it was made in (as tfjs's
+ * `keep`). Autograd keeps `.grad` tensors and optimizers keep their state
+ * this way.
  */
 export function keep<T extends ScopedValue>(t: T): T {
-  for (let i = scopes.length - 1; i >= 0; i--) {
-    if (scopes[i].delete(t)) {
-      if (i > 0) scopes[i - 1].add(t);
-      break;
-    }
-  }
+  for (const scope of scopes) scope.delete(t);
   return t;
 }
 

@@ -15,17 +15,19 @@ const device = await deviceFromArgs();
 const { nn, optim } = torch;
 
 // ---- 1. The NumPy-style MLP: float64 tensors, forward and backward by hand ----
+// NumPy runs on the host: this part stays on the CPU in float64 whatever --device says.
 {
   torch.manualSeed(0);
   const [n, inputDim, hiddenDim, outputDim] = [64, 784, 100, 10];
-  const x = torch.randn(n, inputDim, { dtype: "float64" });
-  const y = torch.randn(n, outputDim, { dtype: "float64" });
-  let w1 = torch.randn(inputDim, hiddenDim, { dtype: "float64" });
-  let w2 = torch.randn(hiddenDim, outputDim, { dtype: "float64" });
+  const host = { dtype: "float64", device: "cpu" } as const;
+  const x = torch.randn(n, inputDim, host);
+  const y = torch.randn(n, outputDim, host);
+  let w1 = torch.randn(inputDim, hiddenDim, host);
+  let w2 = torch.randn(hiddenDim, outputDim, host);
   const learningRate = 1e-6;
   for (let i = 0; i < 500; i++) {
     const h = x.mm(w1); // x.dot(w1)
-    const hRelu = h.maximum(torch.zeros([], { dtype: "float64" })); // np.maximum(h, 0)
+    const hRelu = h.maximum(torch.zeros([], host)); // np.maximum(h, 0)
     const yPred = hRelu.mm(w2);
     const loss = yPred.sub(y).square().sum(); // np.square(y_pred - y).sum()
     if (i % 100 === 99) console.log(`numpy-style ${i} ${formatG(await loss.item())}`);

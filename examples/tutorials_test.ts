@@ -60,6 +60,35 @@ Deno.test("tutorial 004 fits Y = 2X + noise and draws the fit", async () => {
   await Deno.remove(out, { recursive: true });
 });
 
+// The same scripts on the other backends print the same numbers (to float32
+// tolerance); tensors there print with their device, as PyTorch's do.
+const withoutDevice = (lines: string[]) => lines.map((l) => l.replace(/, device='[^']*'/g, ""));
+const OTHER_DEVICES: [string, string[]][] = [
+  ["tfjs-wasm", ["--device", "tfjs", "--tfjs-backend", "wasm"]],
+  ["tfjs-cpu", ["--device", "tfjs", "--tfjs-backend", "cpu"]],
+  ["webgpu", ["--device", "webgpu"]],
+];
+for (const [label, args] of OTHER_DEVICES) {
+  Deno.test(`tutorials 000, 002 and 004 print the same results on ${label}`, async () => {
+    for (const [script, key] of [
+      ["./tutorial_000_gradient_descent.ts", "000"],
+      ["./tutorial_002_autograd.ts", "002"],
+    ] as const) {
+      const lines = withoutDevice(await run(script, ...args));
+      assert.equal(compareLines(lines, fixture.tutorials[key]), null, `${script} on ${label}`);
+    }
+    const out = await Deno.makeTempDir();
+    const lines = withoutDevice(await run("./tutorial_004_linear_regression.ts", ...args, "--out", out));
+    lines.pop();
+    assert.equal(compareLines(lines, fixture.tutorials["004"]), null, `tutorial 004 on ${label}`);
+    await Deno.remove(out, { recursive: true });
+  });
+  Deno.test(`tutorial 001 trains to PyTorch's losses on ${label}`, async () => {
+    const lines = withoutDevice(await run("./tutorial_001_mlp.ts", ...args));
+    assert.equal(compareLines(lines, fixture.tutorials["001"], { relative: 0.03 }), null, `tutorial 001 on ${label}`);
+  });
+}
+
 Deno.test("compareLines tells a changed number from float32 noise", () => {
   assert.equal(compareLines(["w = 2.000, loss = 0.01966080"], ["w = 2.000, loss = 0.01966083"]), null);
   assert.match(compareLines(["w = 2.003"], ["w = 2.000"]) ?? "", /2.003 where PyTorch printed 2.000/);

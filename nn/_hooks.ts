@@ -2,7 +2,7 @@
 // and full backward hooks (identity ops on the inputs and outputs that see
 // the gradients pass).
 
-import { autograd, isGradEnabled, Tensor } from "@flint/autograd";
+import { autograd, isGradEnabled, keep, Tensor } from "@flint/autograd";
 import type { Module, RemovableHandle } from "./module.ts";
 
 /** A registered module hook. */
@@ -37,7 +37,13 @@ function passThrough(name: string, onGrad: (g: Tensor) => Tensor | void) {
   return autograd.defineFunction({
     name,
     forward: (_ctx, x: Tensor) => x.detach(),
-    backward: (_ctx, g) => [onGrad(g) ?? g],
+    backward: (_ctx, g) => {
+      // The gradients go to user hooks, which may keep them: exempt them from
+      // the backward walk's freeing of its temporaries.
+      keep(g);
+      const out = onGrad(g) ?? g;
+      return [keep(out)];
+    },
   });
 }
 

@@ -4,7 +4,7 @@
 import { formatShape, isFloatingPoint } from "@flint/backend";
 import { type GradHook, type Node, type RemovableHandle, runBackward } from "../engine.ts";
 import { noGrad } from "../grad_mode.ts";
-import { keep } from "../storage_ref.ts";
+import { closeScope, keep, openScope } from "../storage_ref.ts";
 import { stateOf, type Tensor } from "../tensor.ts";
 import type { BackwardOptions } from "../types.ts";
 import { accumulatorOf, addTensors, detachedCopy, edgeOf } from "./_core.ts";
@@ -45,20 +45,53 @@ function checkRoot(t: Tensor, index: number): void {
 /** `t.backward(gradient?, options)`: accumulates d(t)/d(leaf) into every leaf's `.grad`. */
 export function backward(t: Tensor, gradient: Tensor | undefined, options: BackwardOptions): void {
   checkRoot(t, 0);
-  const seed = rootGradient(t, gradient, 0);
   const createGraph = options.createGraph ?? false;
   const retainGraph = options.retainGraph ?? createGraph;
   if (options.inputs !== undefined) {
     // Only the named tensors accumulate: capture their gradients, then add them in.
     const inputs = [...options.inputs];
-    const grads = grad([t], inputs, [seed], { retainGraph, createGraph, allowUnused: true });
+    const grads = grad([t], inputs, [gradient], { retainGraph, createGraph, allowUnused: true });
     inputs.forEach((x, i) => {
       const g = grads[i];
       if (g !== null) accumulatorOf(x).accumulate(g, createGraph);
     });
     return;
   }
-  runBackward([edgeOf(t)], [seed], { retainGraph, createGraph, accumulate: true, add: addTensors, retain: retainInto });
+  walkFreeingTemporaries(createGraph, (hooked) => {
+    // Made inside the walk's scope: a seed of ones is freed with the rest.
+    const seed = rootGradient(t, gradient, 0);
+    runBackward([edgeOf(t)], [seed], {
+      retainGraph,
+      createGraph,
+      accumulate: true,
+      add: addTensors,
+      retain: retainInto,
+      hooked,
+    });
+    return [];
+  });
+}
+
+/**
+ * Runs a backward walk inside a scope, so the gradients it computes along the
+ * way are freed when it ends rather than when the garbage collector runs
+ * (which, in a synchronous training loop on a GPU or a WebAssembly heap, may
+ * be far too late). Kept: what the walk returns, `.grad` (kept by the
+ * accumulator), and any gradient a hook saw. A walk that builds a graph
+ * (createGraph) frees nothing: its gradients are part of that graph.
+ */
+function walkFreeingTemporaries(createGraph: boolean, walk: (hooked: (t: Tensor) => void) => Tensor[]): void {
+  if (createGraph) {
+    walk(() => {});
+    return;
+  }
+  const kept = new Set<Tensor>();
+  const scope = openScope();
+  try {
+    for (const t of walk((t) => kept.add(t))) kept.add(t);
+  } finally {
+    closeScope(scope, kept);
+  }
 }
 
 /** Options of {@linkcode grad}. */
@@ -97,16 +130,22 @@ export function grad(
   inputs.forEach((x, i) => {
     if (!x.requiresGrad) throw new Error(`One of the differentiated Tensors (input ${i}) does not require grad`);
   });
-  const seeds = outputs.map((o, i) => rootGradient(o, gradOutputs?.[i], i));
+  outputs.forEach((o, i) => gradOutputs?.[i] && rootGradient(o, gradOutputs[i], i));
   const createGraph = options.createGraph ?? false;
   const targets = inputs.map(edgeOf);
-  const captured = runBackward(outputs.map(edgeOf), seeds, {
-    retainGraph: options.retainGraph ?? createGraph,
-    createGraph,
-    accumulate: false,
-    capture: targets,
-    add: addTensors,
-    retain: retainInto,
+  let captured = new Map<Node, Tensor>();
+  walkFreeingTemporaries(createGraph, (hooked) => {
+    const seeds = outputs.map((o, i) => rootGradient(o, gradOutputs?.[i], i));
+    captured = runBackward(outputs.map(edgeOf), seeds, {
+      retainGraph: options.retainGraph ?? createGraph,
+      createGraph,
+      accumulate: false,
+      capture: targets,
+      add: addTensors,
+      retain: retainInto,
+      hooked,
+    });
+    return [...captured.values()];
   });
   return targets.map((node, i) => {
     const g = captured.get(node);

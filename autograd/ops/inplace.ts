@@ -113,6 +113,9 @@ export function apply_<T extends Tensor>(t: T, fn: (t: Tensor) => Tensor): T {
   }
   write(t, result);
   rebase(t, result, "CopyBackwards");
+  // The out-of-place result is garbage now (the tape keeps its own reference
+  // where backward needs it): free it at once instead of waiting for the GC.
+  if (result !== t) result.dispose();
   return t;
 }
 
