@@ -29,6 +29,7 @@ import { CpuBackend } from "@flint/cpu";
 registerBackend(new CpuBackend());
 
 export * from "@flint/autograd";
+export { type BackendName, useBackend, type UseBackendOptions } from "./backends.ts";
 export * as nn from "@flint/nn";
 export * as optim from "@flint/optim";
 /** `torch.utils`: `torch.utils.data` (datasets, samplers, DataLoader). */
@@ -36,6 +37,8 @@ export * as utils from "./utils.ts";
 export { load, save } from "@flint/models";
 export type * from "@flint/models";
 export * as hub from "@flint/models/hub";
+/** `torch.models`: torchvision's ResNets with their ImageNet weights and preprocessing. */
+export * as models from "@flint/models";
 
 /** `torch.float32`, the default dtype. */
 export const float32 = "float32" as const;

@@ -6,6 +6,7 @@ const tutorials = [
   "tutorial_000_gradient_descent.ts",
   "tutorial_001_mlp.ts",
   "tutorial_002_autograd.ts",
+  "tutorial_003_finetune.ts",
   "tutorial_004_linear_regression.ts",
 ];
 for (const file of tutorials) {
