@@ -72,6 +72,8 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
   readonly collateFn: ((batch: T[]) => B) | null;
 
   /**
+   * Creates a `DataLoader`.
+   *
    * @param dataset a dataset, or an array of items
    * @param options batching, shuffling and collation
    * @throws {RangeError} with PyTorch's messages for options that exclude each other ("sampler option is

@@ -79,6 +79,8 @@ export class TensorDataset extends Dataset<Tensor[]> {
   readonly tensors: readonly Tensor[];
 
   /**
+   * Creates a `TensorDataset`.
+   *
    * @param tensors tensors with the same size in dimension 0
    * @throws {RangeError} "Size mismatch between tensors" (PyTorch's assertion), or no tensors / a 0-d tensor
    */
@@ -129,6 +131,8 @@ export class Subset<T> extends Dataset<T> {
   readonly indices: readonly number[];
 
   /**
+   * Creates a `Subset`.
+   *
    * @param dataset the whole dataset
    * @param indices the indices of the items to keep, in order
    */

@@ -52,7 +52,7 @@ function sizeOf(source: Sized): number {
 export class SequentialSampler implements Sampler<number> {
   #source: Sized;
 
-  /** @param dataSource the dataset (or its length) */
+  /** Creates a sampler over `dataSource` (a dataset, or its length). */
   constructor(dataSource: Sized) {
     this.#source = dataSource;
   }
@@ -103,6 +103,8 @@ export class RandomSampler implements Sampler<number> {
   #numSamples: number | undefined;
 
   /**
+   * Creates a `RandomSampler`.
+   *
    * @param dataSource the dataset (or its length)
    * @param options `replacement`, `numSamples`, `generator`
    * @throws {TypeError} "replacement should be a boolean value, but got replacement=..."
@@ -173,6 +175,8 @@ export class BatchSampler implements Sampler<number[]> {
   readonly dropLast: boolean;
 
   /**
+   * Creates a `BatchSampler`.
+   *
    * @param sampler yields the indices
    * @param batchSize the size of a batch, a positive integer
    * @param dropLast drop the last batch when it is incomplete

@@ -47,5 +47,7 @@ export {
 } from "./weights.ts";
 export { IMAGENET_CATEGORIES } from "./imagenet_classes.ts";
 export { decodeImage, type DecodeImageOptions, openImage } from "./image.ts";
+/** torchvision-style image transforms: resize, center crop, to tensor, normalize. */
 export * as transforms from "./transforms.ts";
-export type { RgbImage } from "./transforms.ts";
+export type { ImageClassification, RgbImage } from "./transforms.ts";
+export type { ResolvedLimits } from "./io/limits.ts";

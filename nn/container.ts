@@ -155,6 +155,7 @@ export class ModuleDict extends Module {
     for (const [k, m] of entries) this.set(k, m);
   }
 
+  /** The items under their own keys (a ModuleDict's children). */
   protected override ownEntries(): [string, unknown][] {
     return [...this.#items];
   }

@@ -451,8 +451,9 @@ export abstract class Module<I extends unknown[] = any[], O = any> {
     return registerHook(stateOfModule(this).hooks, { kind: "backward", fn: hook as ModuleHook["fn"] });
   }
 
-  /** The hooks of one kind, in registration order (for the call machinery). */
-  hooksOf(kind: ModuleHook["kind"]): ModuleHook["fn"][] {
+  /** The hooks of one kind ("forwardPre", "forward" or "backward"), in registration order. */
+  // deno-lint-ignore no-explicit-any -- hooks of every kind share one table
+  hooksOf(kind: "forwardPre" | "forward" | "backward"): ((...args: any[]) => unknown)[] {
     return [...(stateOfModule(this).hooks.get(kind)?.values() ?? [])].map((h) => h.fn);
   }
 

@@ -45,6 +45,8 @@ export interface AdagradState {
  */
 export class Adagrad extends Optimizer<Required<AdagradOptions>, AdagradState> {
   /**
+   * Creates an `Adagrad`.
+   *
    * @param params tensors or parameter groups
    * @param options the defaults of every group
    * @throws {RangeError} "Invalid learning rate: ...", "Invalid lr_decay value: ...", "Invalid weight_decay

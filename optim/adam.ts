@@ -109,6 +109,8 @@ function adamStep(
  */
 export class Adam extends Optimizer<Required<AdamOptions>, AdamState> {
   /**
+   * Creates an `Adam`.
+   *
    * @param params tensors or parameter groups
    * @param options the defaults of every group
    * @throws {RangeError} "Invalid learning rate: ...", "Invalid epsilon value: ...", "Invalid beta parameter
@@ -149,6 +151,8 @@ export class Adam extends Optimizer<Required<AdamOptions>, AdamState> {
  */
 export class AdamW extends Optimizer<Required<AdamOptions>, AdamState> {
   /**
+   * Creates an `AdamW`.
+   *
    * @param params tensors or parameter groups
    * @param options the defaults of every group
    * @throws {RangeError} as {@linkcode Adam}

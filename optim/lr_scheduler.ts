@@ -414,6 +414,8 @@ export class StepLR extends LRScheduler {
   gamma: number;
 
   /**
+   * Creates a `StepLR`.
+   *
    * @param optimizer the optimizer
    * @param stepSize the period of the decay, in epochs
    * @param options `gamma` (default 0.1), `lastEpoch`
@@ -471,6 +473,8 @@ export class MultiStepLR extends LRScheduler {
   gamma: number;
 
   /**
+   * Creates a `MultiStepLR`.
+   *
    * @param optimizer the optimizer
    * @param milestones epochs at which to decay
    * @param options `gamma` (default 0.1), `lastEpoch`
@@ -519,6 +523,8 @@ export class ExponentialLR extends LRScheduler {
   gamma: number;
 
   /**
+   * Creates an `ExponentialLR`.
+   *
    * @param optimizer the optimizer
    * @param gamma the decay factor per epoch
    * @param options `lastEpoch`
@@ -576,6 +582,8 @@ export class CosineAnnealingLR extends LRScheduler {
   etaMin: number;
 
   /**
+   * Creates a `CosineAnnealingLR`.
+   *
    * @param optimizer the optimizer
    * @param TMax the number of epochs of a half cosine
    * @param options `etaMin` (default 0), `lastEpoch`
@@ -651,6 +659,8 @@ export class LinearLR extends LRScheduler {
   totalIters: number;
 
   /**
+   * Creates a `LinearLR`.
+   *
    * @param optimizer the optimizer
    * @param options `startFactor` (1/3), `endFactor` (1), `totalIters` (5), `lastEpoch`
    * @throws {RangeError} "Starting multiplicative factor expected to be greater than 0 and less or equal to
@@ -776,6 +786,8 @@ export class OneCycleLR extends LRScheduler {
   #annealFuncType: "cos" | "linear";
 
   /**
+   * Creates an `OneCycleLR`.
+   *
    * @param optimizer the optimizer
    * @param maxLr the peak learning rate, or one per group
    * @param options `totalSteps` or `epochs` and `stepsPerEpoch`, and the shape of the cycle
@@ -1016,6 +1028,8 @@ export class ReduceLROnPlateau extends LRScheduler {
   #lastLr: number[];
 
   /**
+   * Creates a `ReduceLROnPlateau`.
+   *
    * @param optimizer the optimizer
    * @param options see {@linkcode ReduceLROnPlateauOptions}
    * @throws {RangeError} "Factor should be < 1.0.", "expected 2 min_lrs, got 1", "mode x is unknown!",

@@ -299,7 +299,9 @@ export class Optimizer<O extends OptimizerOptions = OptimizerOptions, S extends 
    * ```
    */
   step(): undefined;
+  /** Re-evaluates the loss with `closure` first and returns what it returned. */
   step<L>(closure: () => L): L;
+  /** One update; with a closure, returns what the closure returned. */
   step<L>(closure?: () => L): L | undefined;
   step<L>(closure?: () => L): L | undefined {
     let loss: L | undefined;

@@ -52,6 +52,8 @@ export interface RMSpropState {
  */
 export class RMSprop extends Optimizer<Required<RMSpropOptions>, RMSpropState> {
   /**
+   * Creates a `RMSprop`.
+   *
    * @param params tensors or parameter groups
    * @param options the defaults of every group
    * @throws {RangeError} "Invalid learning rate: ...", "Invalid epsilon value: ...", "Invalid momentum value:

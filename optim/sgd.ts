@@ -47,6 +47,8 @@ export interface SGDState {
  */
 export class SGD extends Optimizer<Required<SGDOptions>, SGDState> {
   /**
+   * Creates a `SGD`.
+   *
    * @param params tensors or parameter groups
    * @param options the defaults of every group
    * @throws {RangeError} "Invalid learning rate: -1", "Invalid momentum value: ...", "Invalid weight_decay
