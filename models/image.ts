@@ -1,10 +1,22 @@
-// Decoding photos for the models, as `PIL.Image.open(path).convert("RGB")`:
-// JPEG through jpeg-js and PNG through fast-png, both pure JavaScript (no
-// native code, no WebAssembly), so the same code runs in Deno, browsers and
-// edge runtimes. PNG decodes to the same bytes as Pillow; JPEG differs from
-// Pillow's libjpeg-turbo by a few levels (jpeg-js upsamples chroma by
-// repetition where libjpeg-turbo interpolates, and rounds its own YCbCr→RGB).
+// Decoding photos for the models, as `PIL.Image.open(path).convert("RGB")`.
+//
+// JPEG goes through libjpeg compiled to WebAssembly (mozjpeg, a libjpeg-turbo
+// derivative, as packaged by @jsquash/jpeg), with libjpeg's defaults, which
+// are Pillow's: the accurate integer IDCT, "fancy" (triangle-filter) chroma
+// upsampling and libjpeg's rounded YCbCr→RGB. So JPEGs decode to the bytes
+// Pillow's libjpeg-turbo gives, measured equal on 4:2:0, 4:2:2, 4:4:4, 4:1:1,
+// gray and progressive files and on real photos; the one known exception is
+// 4:4:0 (what rotating a 4:2:2 file losslessly makes), where this mozjpeg
+// rounds its vertical chroma interpolation as libjpeg-turbo did before 2.0
+// (up to 2 levels apart). The .wasm is read from the installed npm package,
+// never fetched; runtimes that cannot read it (browsers, edge workers) pass
+// it in. CMYK/YCCK JPEGs, which libjpeg cannot convert to RGB, and runtimes
+// without WebAssembly use jpeg-js (pure JavaScript, within a level of Pillow
+// on CMYK, a few levels on photos elsewhere). PNG goes through fast-png and
+// decodes to Pillow's bytes.
 
+import { createRequire } from "node:module";
+import mozjpegFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
 import { decode as decodePngFile, type DecodedPng } from "fast-png";
 import jpeg from "jpeg-js";
 import type { RgbImage } from "./transforms.ts";
@@ -78,17 +90,186 @@ function pngToRgb(png: DecodedPng): RgbImage {
   return { width, height, data: out };
 }
 
+/** What a JPEG's frame header (SOFn) says, read before decoding. */
+interface JpegFrame {
+  /** the SOF marker's low nibble: 0 baseline, 1 extended, 2 progressive, 3 lossless, 9+ arithmetic */
+  process: number;
+  width: number;
+  height: number;
+  components: number;
+}
+
+/** The first frame header of a JPEG, walking its markers from SOI; null when there is none before the scan data. */
+function jpegFrame(bytes: Uint8Array): JpegFrame | null {
+  let i = 2;
+  while (i + 4 <= bytes.length) {
+    if (bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1];
+    if (marker === 0xff) { // fill byte
+      i++;
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { // no length: TEM, RSTn
+      i += 2;
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return null; // scan data or end of image before any frame
+    const length = (bytes[i + 2] << 8) | bytes[i + 3];
+    // SOF0..SOF15, except DHT (c4), JPG (c8) and DAC (cc), which share the range.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (i + 10 > bytes.length) return null;
+      return {
+        process: marker & 0x0f,
+        height: (bytes[i + 5] << 8) | bytes[i + 6],
+        width: (bytes[i + 7] << 8) | bytes[i + 8],
+        components: bytes[i + 9],
+      };
+    }
+    i += 2 + length;
+  }
+  return null;
+}
+
+/** The part of @jsquash/jpeg's Emscripten module used here (its `decode` is libjpeg behind embind). */
+interface Mozjpeg {
+  decode(data: Uint8Array, preserveOrientation: boolean): { width: number; height: number; data: Uint8ClampedArray };
+  HEAPU8: Uint8Array;
+}
+
+/** Emscripten's module options, as far as they are used here. */
+interface EmscriptenOptions {
+  noInitialRun: boolean;
+  print(line: string): void;
+  printErr(line: string): void;
+  instantiateWasm(imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance) => void): WebAssembly.Exports;
+}
+
+const createMozjpeg = mozjpegFactory as unknown as (options: EmscriptenOptions) => Promise<unknown>;
+const MOZJPEG_WASM = "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
+/** An instance whose memory grew past this after a decode is dropped, so one big photo does not pin its buffers. */
+const KEEP_HEAP_BYTES = 64 * 2 ** 20;
+
+let mozjpegModule: WebAssembly.Module | undefined;
+let mozjpeg: Mozjpeg | undefined;
+/** What libjpeg printed during the current decode: its warnings, and the message of the error that ended it. */
+const libjpegMessages: string[] = [];
+
+/** The compiled decoder: given, or read from the installed npm package (once per process). */
+function compiledMozjpeg(wasm: WebAssembly.Module | BufferSource | undefined): WebAssembly.Module {
+  if (mozjpegModule !== undefined) return mozjpegModule;
+  if (wasm instanceof WebAssembly.Module) return mozjpegModule = wasm;
+  if (wasm !== undefined) return mozjpegModule = new WebAssembly.Module(wasm);
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = Deno.readFileSync(createRequire(import.meta.url).resolve(MOZJPEG_WASM));
+  } catch (e) {
+    throw new Error(
+      `cannot read the JPEG decoder ${MOZJPEG_WASM} from the installed npm package ` +
+        `(${e instanceof Error ? e.message : String(e)}): pass its bytes or its compiled WebAssembly.Module ` +
+        `(npm:@jsquash/jpeg@1.6.0) as decodeImage(bytes, { jpegWasm })`,
+    );
+  }
+  return mozjpegModule = new WebAssembly.Module(bytes);
+}
+
+/** A fresh decoder instance. Emscripten runs its start-up synchronously when instantiation is synchronous. */
+function instantiateMozjpeg(module: WebAssembly.Module): Mozjpeg {
+  let failure: unknown;
+  const options: EmscriptenOptions & Partial<Mozjpeg> = {
+    noInitialRun: true,
+    print: (line) => libjpegMessages.push(line),
+    printErr: (line) => libjpegMessages.push(line),
+    instantiateWasm(imports, done) {
+      // Caught here, not thrown: Emscripten would reject the promise below, and nobody listens to it.
+      try {
+        const instance = new WebAssembly.Instance(module, imports);
+        done(instance);
+        return instance.exports;
+      } catch (e) {
+        failure = e;
+        return {};
+      }
+    },
+  };
+  // The promise settles with `options` itself, which is ready by now. No handler is attached: a pending
+  // reaction would hold the instance (and its grown memory) until the event loop next runs.
+  createMozjpeg(options);
+  if (typeof options.decode !== "function") {
+    const why = failure instanceof Error ? failure.message : String(failure ?? libjpegMessages.join("; "));
+    throw new Error(`the JPEG decoder did not start: ${why}`);
+  }
+  return options as Mozjpeg;
+}
+
+/** A JPEG through libjpeg (WebAssembly), as Pillow's libjpeg-turbo decodes it. */
+function decodeJpegWithLibjpeg(bytes: Uint8Array, wasm: WebAssembly.Module | BufferSource | undefined): RgbImage {
+  const decoder = mozjpeg ??= instantiateMozjpeg(compiledMozjpeg(wasm));
+  libjpegMessages.length = 0;
+  let img: ReturnType<Mozjpeg["decode"]>;
+  try {
+    img = decoder.decode(bytes, false); // false: EXIF orientation is not applied, as in Pillow
+  } catch (e) {
+    // libjpeg's errors leave the module by exit(), skipping its frees and its stack's unwinding: start afresh.
+    mozjpeg = undefined;
+    const why = libjpegMessages.at(-1) ?? (e instanceof Error ? e.message : String(e));
+    throw new Error(`cannot decode JPEG: ${why}`);
+  }
+  if (decoder.HEAPU8.length > KEEP_HEAP_BYTES) mozjpeg = undefined;
+  // libjpeg pads a truncated file with gray and warns; Pillow refuses it.
+  if (libjpegMessages.some((m) => m.startsWith("Premature end of JPEG file"))) {
+    throw new Error("image file is truncated: the JPEG data ends before the image does");
+  }
+  const { width, height, data } = img;
+  const n = width * height;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    out[i * 3] = data[j];
+    out[i * 3 + 1] = data[j + 1];
+    out[i * 3 + 2] = data[j + 2];
+  }
+  return { width, height, data: out };
+}
+
+/** A JPEG through jpeg-js (pure JavaScript): CMYK/YCCK files, and runtimes without WebAssembly. */
+function decodeJpegWithJpegJs(bytes: Uint8Array, maxPixels: number): RgbImage {
+  const img = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: false,
+    maxResolutionInMP: maxPixels / 1e6,
+    maxMemoryUsageInMB: Math.max(512, Math.ceil((maxPixels * 12) / 2 ** 20)),
+  });
+  return {
+    width: img.width,
+    height: img.height,
+    data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length),
+  };
+}
+
 /** Options of {@linkcode decodeImage} and {@linkcode openImage}. */
 export interface DecodeImageOptions {
-  /** refuse images with more pixels than this (default 100 million, jpeg-js's own cap) */
+  /** refuse images with more pixels than this, checked from the header before decoding (default 100 million) */
   maxPixels?: number;
+  /**
+   * the JPEG decoder, `@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm` of npm:@jsquash/jpeg@1.6.0, as bytes or
+   * compiled, for runtimes that cannot read the installed npm package (browsers, edge workers: where
+   * compiling from bytes is not allowed, pass the `WebAssembly.Module`). Used once, by the first JPEG decoded;
+   * by default the file is read from the installed package.
+   */
+  jpegWasm?: WebAssembly.Module | BufferSource;
 }
 
 /**
  * Decodes a JPEG or PNG file's bytes to 8-bit RGB, as
  * `PIL.Image.open(f).convert("RGB")` (gray is replicated, alpha and
  * transparency are dropped, palettes are looked up; EXIF orientation is not
- * applied, as in Pillow).
+ * applied, as in Pillow). JPEGs go through libjpeg compiled to WebAssembly
+ * and decode to Pillow's bytes (libjpeg-turbo's accurate IDCT and fancy
+ * upsampling), except 4:4:0 files (up to 2 levels apart). CMYK JPEGs go
+ * through jpeg-js (within a level of Pillow), and so does every JPEG where
+ * WebAssembly is missing (then a few levels off on photos, tens at sharp
+ * colour edges of 4:2:0 files, for want of chroma interpolation). As in
+ * Pillow, damaged-but-readable JPEG data decodes and a truncated file is an
+ * error.
  *
  * @example
  * ```ts
@@ -99,22 +280,35 @@ export interface DecodeImageOptions {
  * const img = decodeImage(png);
  * console.log(img.width, img.height, [...img.data]); // 2 1 [ 255, 0, 0, 0, 0, 255 ]
  * ```
+ *
+ * @example A JPEG, the decoder's .wasm given as bytes (as a browser or an edge worker would)
+ * ```ts
+ * import { decodeImage } from "@flint/models";
+ * import { createRequire } from "node:module";
+ *
+ * const wasm = await Deno.readFile(createRequire(import.meta.url).resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm"));
+ * const jpeg = await Deno.readFile(new URL("../tests/fixtures/resnet/images/gray_300x257.jpg", import.meta.url));
+ * const img = decodeImage(jpeg, { jpegWasm: wasm });
+ * console.log(img.width, img.height, img.data.length); // 300 257 231300
+ * ```
  */
 export function decodeImage(bytes: Uint8Array, options: DecodeImageOptions = {}): RgbImage {
   const maxPixels = options.maxPixels ?? 100_000_000;
   const kind = kindOf(bytes);
   if (kind === "jpeg") {
-    const img = jpeg.decode(bytes, {
-      useTArray: true,
-      formatAsRGBA: false,
-      maxResolutionInMP: maxPixels / 1e6,
-      maxMemoryUsageInMB: Math.max(512, Math.ceil((maxPixels * 12) / 2 ** 20)),
-    });
-    return {
-      width: img.width,
-      height: img.height,
-      data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length),
-    };
+    const frame = jpegFrame(bytes);
+    if (frame !== null && frame.width * frame.height > maxPixels) {
+      throw new RangeError(
+        `JPEG of ${frame.width}x${frame.height} pixels exceeds the limit of ${maxPixels} pixels`,
+      );
+    }
+    if (frame !== null && frame.process >= 9) {
+      throw new TypeError(
+        `arithmetic-coded JPEGs (SOF${frame.process}) are not supported: the WebAssembly libjpeg is built without them`,
+      );
+    }
+    if (frame?.components === 4 || typeof WebAssembly === "undefined") return decodeJpegWithJpegJs(bytes, maxPixels);
+    return decodeJpegWithLibjpeg(bytes, options.jpegWasm);
   }
   if (kind === "png") {
     // The size is in the IHDR chunk at bytes 16..24: check it before inflating.
