@@ -23,3 +23,4 @@ export * from "./layout.ts";
 export * from "./ops.ts";
 export * from "./backend.ts";
 export * from "./errors.ts";
+export * from "./memory.ts";

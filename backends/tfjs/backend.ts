@@ -13,6 +13,7 @@ import {
   type FusedKernels,
   isContiguous,
   type MemoryInfo,
+  MemoryLedger,
   numel,
   type Operand,
   type ReduceOp,
@@ -33,7 +34,7 @@ import {
   unaryKernels,
 } from "./elementwise.ts";
 import { fusedKernels } from "./fused.ts";
-import { MemoryLedger, storageOf, storageTensors, TF_DTYPE, TfjsStorage } from "./storage.ts";
+import { storageOf, storageTensors, TF_DTYPE, TfjsStorage } from "./storage.ts";
 import { flatTensor, isDense, OffsetCache, viewTensor } from "./views.ts";
 
 /** Options for {@linkcode TfjsBackend.create}. */

@@ -2,7 +2,7 @@
 // `memory()` reports. tfjs tensors are immutable, so a write through a view
 // swaps the tensor inside the storage while the Storage object stays the same.
 
-import type { DType, MemoryInfo, Storage, View } from "@flint/backend";
+import type { DType, MemoryLedger, Storage, View } from "@flint/backend";
 import type * as tf from "@tensorflow/tfjs-core";
 
 /** The tfjs dtype that holds a Flint dtype: tfjs has no float64, so it is kept in float32. */
@@ -65,23 +65,6 @@ export class TfjsStorage implements Storage {
     this.#ledger.remove(this.byteLength);
     this.#tensor.dispose();
     this.#tensor = undefined;
-  }
-}
-
-/** Counts live storages and bytes for `memory()`. */
-export class MemoryLedger {
-  #storages = 0;
-  #bytes = 0;
-  add(bytes: number): void {
-    this.#storages++;
-    this.#bytes += bytes;
-  }
-  remove(bytes: number): void {
-    this.#storages--;
-    this.#bytes -= bytes;
-  }
-  info(): MemoryInfo {
-    return { storages: this.#storages, bytes: this.#bytes };
   }
 }
 
