@@ -70,10 +70,12 @@ const OTHER_DEVICES: [string, string[]][] = [
 ];
 for (const [label, args] of OTHER_DEVICES) {
   Deno.test(`tutorials 000, 002 and 004 print the same results on ${label}`, async () => {
-    for (const [script, key] of [
-      ["./tutorial_000_gradient_descent.ts", "000"],
-      ["./tutorial_002_autograd.ts", "002"],
-    ] as const) {
+    for (
+      const [script, key] of [
+        ["./tutorial_000_gradient_descent.ts", "000"],
+        ["./tutorial_002_autograd.ts", "002"],
+      ] as const
+    ) {
       const lines = withoutDevice(await run(script, ...args));
       assert.equal(compareLines(lines, fixture.tutorials[key]), null, `${script} on ${label}`);
     }

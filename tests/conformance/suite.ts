@@ -54,7 +54,9 @@ export function conformanceSuite(options: SuiteOptions): void {
     const skipped = cases.filter((c) => c.name in ignored).length;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const extra = options.describe ? ` (${options.describe()})` : "";
-    console.log(`conformance ${device}: ${cases.length} cases, ran ${ran}, passed ${passed}, ignored ${skipped} in ${seconds} s${extra}`);
+    console.log(
+      `conformance ${device}: ${cases.length} cases, ran ${ran}, passed ${passed}, ignored ${skipped} in ${seconds} s${extra}`,
+    );
     const unknown = Object.keys(ignored).filter((name) => !cases.some((c) => c.name === name));
     assert.deepEqual(unknown, [], "ignored cases that no fixture has");
     assert.ok(skipped <= 0.05 * cases.length, `${skipped} ignored cases is over 5% of ${cases.length}`);

@@ -20,7 +20,9 @@ export function supportTable(): string {
       const reason = IGNORED[backend][ignored[0].name];
       if (!reasons.has(reason)) reasons.set(reason, reasons.size + 1);
       const mark = `[${reasons.get(reason)}]`;
-      return ignored.length === group.length ? `✗ ${mark}` : `✓ ${group.length - ignored.length} of ${group.length} ${mark}`;
+      return ignored.length === group.length
+        ? `✗ ${mark}`
+        : `✓ ${group.length - ignored.length} of ${group.length} ${mark}`;
     });
     return `| \`${op}\` | ${cells.join(" | ")} |`;
   });

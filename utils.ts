@@ -1,0 +1,3 @@
+// `torch.utils`: `torch.utils.data` (datasets and loaders).
+
+export * as data from "@flint/data";
