@@ -81,6 +81,56 @@ export interface AvgPoolOptions {
 }
 
 /**
+ * The hyper-parameters of one fused Adam or AdamW step, as
+ * `torch.optim.Adam` / `AdamW` name them (camelCase), plus the step count.
+ */
+export interface AdamStepOptions {
+  /** learning rate */
+  readonly lr: number;
+  /** decay of the first moment average (PyTorch's `betas[0]`) */
+  readonly beta1: number;
+  /** decay of the second moment average (PyTorch's `betas[1]`) */
+  readonly beta2: number;
+  /** added to the denominator */
+  readonly eps: number;
+  /** L2 penalty (Adam) or decoupled decay rate (AdamW); 0 for none */
+  readonly weightDecay: number;
+  /**
+   * true for AdamW: the parameter is scaled by `1 - lr * weightDecay` before
+   * the update; false for Adam: `weightDecay * param` is added to the gradient
+   */
+  readonly decoupledWeightDecay: boolean;
+  /** keep the running maximum of the second moment in `maxExpAvgSq` and divide by it */
+  readonly amsgrad: boolean;
+  /** ascend: the gradient's sign is flipped first */
+  readonly maximize: boolean;
+  /** this update's step number, counted from 1 (for the bias corrections `1 - beta ** step`) */
+  readonly step: number;
+}
+
+/** The hyper-parameters of one fused SGD step, as `torch.optim.SGD` names them (camelCase). */
+export interface SgdStepOptions {
+  /** learning rate */
+  readonly lr: number;
+  /** momentum factor; 0 for plain SGD (the buffer is then not touched) */
+  readonly momentum: number;
+  /** dampening of the momentum */
+  readonly dampening: number;
+  /** L2 penalty: `weightDecay * param` is added to the gradient; 0 for none */
+  readonly weightDecay: number;
+  /** Nesterov momentum */
+  readonly nesterov: boolean;
+  /** ascend: the gradient's sign is flipped first */
+  readonly maximize: boolean;
+  /**
+   * true on the first step that uses momentum: the buffer is set to the
+   * (decayed) gradient instead of being updated, as PyTorch does when its
+   * `momentum_buffer` is None
+   */
+  readonly firstStep: boolean;
+}
+
+/**
  * Kernels a backend may offer to go faster than autograd's composition of
  * required ops. Autograd checks for each one and falls back when it is absent,
  * so a new backend works on day one. Shapes follow PyTorch (NCHW, OIHW).
@@ -110,6 +160,38 @@ export interface FusedKernels {
    * softmax: out * (g - sum(g * out)); log-softmax: g - exp(out) * sum(g)
    */
   softmaxBackward(gradOut: View, out: View, axis: number, log: boolean): Storage;
+  /**
+   * One Adam / AdamW update of one parameter, in place, as PyTorch's
+   * single-tensor `torch.optim.Adam` (`AdamW` with `decoupledWeightDecay`)
+   * computes it: with g the gradient (negated when `maximize`, plus
+   * `weightDecay * param` for Adam),
+   * `expAvg = expAvg * beta1 + (1 - beta1) * g`,
+   * `expAvgSq = expAvgSq * beta2 + (1 - beta2) * g * g`,
+   * `maxExpAvgSq = max(maxExpAvgSq, expAvgSq)` when `amsgrad`, and
+   * `param += -lr / (1 - beta1 ** step) * expAvg / (sqrt(v) / sqrt(1 - beta2 ** step) + eps)`
+   * where v is expAvgSq (or maxExpAvgSq). All views have the parameter's
+   * shape and dtype; `param`, `expAvg`, `expAvgSq` and `maxExpAvgSq` (null
+   * unless `amsgrad`) are written, `grad` only read. Version counters are the
+   * caller's to bump.
+   */
+  adamStep(
+    param: View,
+    grad: View,
+    expAvg: View,
+    expAvgSq: View,
+    maxExpAvgSq: View | null,
+    options: AdamStepOptions,
+  ): void;
+  /**
+   * One SGD update of one parameter, in place, as PyTorch's single-tensor
+   * `torch.optim.SGD` computes it: with d the gradient (negated when
+   * `maximize`, plus `weightDecay * param`), when `momentum` is not 0
+   * `buf = firstStep ? d : buf * momentum + (1 - dampening) * d` and
+   * `d = nesterov ? d + momentum * buf : buf`; then `param += -lr * d`.
+   * `momentumBuffer` (null without momentum) has the parameter's shape and
+   * dtype and is written; version counters are the caller's to bump.
+   */
+  sgdStep(param: View, grad: View, momentumBuffer: View | null, options: SgdStepOptions): void;
 }
 
 /**
