@@ -1,8 +1,11 @@
 /**
- * The CPU backend of Flint: tensors live in typed arrays and kernels are
- * TypeScript loops with contiguous fast paths. It runs anywhere JavaScript
- * runs (Deno, browsers, serverless isolates) and is the reference every other
- * backend is tested against.
+ * The CPU backend of Flint. Tensors live in typed arrays; float32 work runs
+ * in WebAssembly SIMD kernels (relaxed SIMD's fused multiply-add where the
+ * runtime has it), split over worker threads where the runtime allows them,
+ * and plain TypeScript loops run everything else and stand in wherever
+ * WebAssembly SIMD is missing. It runs anywhere JavaScript runs (Deno,
+ * browsers, serverless isolates), and its TypeScript loops are the reference
+ * every other backend is tested against.
  *
  * @example
  * ```ts
@@ -16,4 +19,4 @@
  *
  * @module
  */
-export { CpuBackend, type CpuBackendOptions } from "./backend.ts";
+export { CpuBackend, type CpuBackendInfo, type CpuBackendOptions, type CpuKernels } from "./backend.ts";
