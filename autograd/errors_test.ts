@@ -133,3 +133,11 @@ Deno.test("mixing devices is refused, naming both", async () => {
   assert.throws(() => b.matmul(torch.ones(2)), /found at least two devices, cpu-b and cpu/);
   assert.throws(() => torch.device("webgpu"), /device "webgpu" is not set up.*await torch.useBackend\("webgpu"\)/);
 });
+
+Deno.test("negating a bool tensor is refused with PyTorch's advice", () => {
+  assert.throws(() => torch.tensor([true, false]).neg(), {
+    name: "TypeError",
+    message: "Negation, the `-` operator, on a bool tensor is not supported. " +
+      "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.",
+  });
+});

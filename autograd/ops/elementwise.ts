@@ -84,6 +84,12 @@ function unary(op: UnaryOp, x: Tensor): Tensor {
 
 /** `-x`. */
 export function neg(x: Tensor): Tensor {
+  if (x.dtype === "bool") {
+    throw new TypeError(
+      "Negation, the `-` operator, on a bool tensor is not supported. " +
+        "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.",
+    );
+  }
   return unary("neg", x);
 }
 /** `|x|`. */

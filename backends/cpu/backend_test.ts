@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type { DataArray, View } from "@flint/backend";
 import { contiguousStrides } from "@flint/backend";
 import { CpuBackend } from "./backend.ts";
-import { erf, pythonRemainder, roundHalfEven } from "./math.ts";
+import { erf, powC, pythonRemainder, roundHalfEven } from "./math.ts";
 
 const cpu = new CpuBackend();
 
@@ -145,4 +145,11 @@ Deno.test("erf is accurate to double precision", () => {
 Deno.test("round is half-to-even and remainder takes the divisor's sign", () => {
   assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, 2.4].map(roundHalfEven), [0, 2, 2, -0, -2, 2]);
   assert.deepEqual([pythonRemainder(5, 3), pythonRemainder(-5, 3), pythonRemainder(5, -3)], [2, 1, -1]);
+});
+
+Deno.test("pow follows C: 1 to any power and -1 to ±inf are 1, where Math.pow says NaN", () => {
+  assert.deepEqual(
+    [powC(1, NaN), powC(-1, Infinity), powC(-1, -Infinity), powC(NaN, 0), powC(2, 3), powC(-2, 0.5)],
+    [1, 1, 1, 1, 8, NaN],
+  );
 });

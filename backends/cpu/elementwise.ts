@@ -2,7 +2,7 @@
 // per-element work has no calls and no branches on the op.
 
 import type { BinaryOp, DataArray, UnaryOp } from "@flint/backend";
-import { erf, pythonRemainder, roundHalfEven } from "./math.ts";
+import { erf, powC, pythonRemainder, roundHalfEven } from "./math.ts";
 
 /** Applies a unary op to `n` elements of `x` (step `xs`) into contiguous `o`. */
 export type UnaryKernel = (x: DataArray, xi: number, xs: number, o: DataArray, oi: number, n: number) => void;
@@ -56,7 +56,7 @@ export const binaryKernels = {
   sub(a, ai, as, b, bi, bs, o, oi, n) { for (let i = 0; i < n; i++, ai += as, bi += bs) o[oi + i] = a[ai] - b[bi]; },
   mul(a, ai, as, b, bi, bs, o, oi, n) { for (let i = 0; i < n; i++, ai += as, bi += bs) o[oi + i] = a[ai] * b[bi]; },
   div(a, ai, as, b, bi, bs, o, oi, n) { for (let i = 0; i < n; i++, ai += as, bi += bs) o[oi + i] = a[ai] / b[bi]; },
-  pow(a, ai, as, b, bi, bs, o, oi, n) { for (let i = 0; i < n; i++, ai += as, bi += bs) o[oi + i] = Math.pow(a[ai], b[bi]); },
+  pow(a, ai, as, b, bi, bs, o, oi, n) { for (let i = 0; i < n; i++, ai += as, bi += bs) o[oi + i] = powC(a[ai], b[bi]); },
   maximum(a, ai, as, b, bi, bs, o, oi, n) { for (let i = 0; i < n; i++, ai += as, bi += bs) o[oi + i] = Math.max(a[ai], b[bi]); },
   minimum(a, ai, as, b, bi, bs, o, oi, n) { for (let i = 0; i < n; i++, ai += as, bi += bs) o[oi + i] = Math.min(a[ai], b[bi]); },
   remainder(a, ai, as, b, bi, bs, o, oi, n) { for (let i = 0; i < n; i++, ai += as, bi += bs) o[oi + i] = pythonRemainder(a[ai], b[bi]); },

@@ -42,3 +42,13 @@ export function pythonRemainder(a: number, b: number): number {
   const m = a % b;
   return m !== 0 && (m < 0) !== (b < 0) ? m + b : m;
 }
+
+/**
+ * C's `pow`, which PyTorch uses: as `Math.pow` except that a base of 1 gives
+ * 1 for every exponent (NaN included) and -1 to the power ±Infinity is 1;
+ * JavaScript answers NaN to both.
+ */
+export function powC(base: number, exponent: number): number {
+  if (base === 1 || (base === -1 && (exponent === Infinity || exponent === -Infinity))) return 1;
+  return Math.pow(base, exponent);
+}
