@@ -50,6 +50,7 @@ export {
   zeros,
   zerosLike,
 } from "./ops/creation.ts";
+export { fusedAdamStep_, fusedSgdStep_ } from "./ops/optim_step.ts";
 export { Generator } from "./generator.ts";
 export { defaultGenerator } from "./default_generator.ts";
 export {

@@ -1,6 +1,6 @@
 // Adam and AdamW (decoupled weight decay), with AMSGrad and maximize, as torch.optim.Adam / AdamW.
 
-import { keep, type Tensor, zerosLike } from "@flint/autograd";
+import { fusedAdamStep_, keep, type Tensor, zerosLike } from "@flint/autograd";
 import { Optimizer, type OptimizerParams, type ParamGroup } from "./optimizer.ts";
 import { pyNumber } from "./_util.ts";
 
@@ -68,8 +68,21 @@ function adamStep(
       if (amsgrad) s.maxExpAvgSq = keep(zerosLike(p));
       state.set(p, s);
     }
-    let grad = maximize ? p.grad!.neg() : p.grad!;
     s.step += 1;
+    if (amsgrad) s.maxExpAvgSq ??= keep(zerosLike(p));
+    const fusedOptions = {
+      lr,
+      beta1,
+      beta2,
+      eps,
+      weightDecay,
+      decoupledWeightDecay: decoupled,
+      amsgrad,
+      maximize,
+      step: s.step,
+    };
+    if (fusedAdamStep_(p, p.grad!, s.expAvg, s.expAvgSq, amsgrad ? s.maxExpAvgSq! : null, fusedOptions)) continue;
+    let grad = maximize ? p.grad!.neg() : p.grad!;
     if (decoupled) p.mul_(1 - lr * weightDecay);
     else if (weightDecay !== 0) grad = grad.add(p, { alpha: weightDecay });
     s.expAvg.mul_(beta1).add_(grad, { alpha: 1 - beta1 });
@@ -81,9 +94,8 @@ function adamStep(
     const biasCorrection2Sqrt = Math.sqrt(biasCorrection2);
     let second = s.expAvgSq;
     if (amsgrad) {
-      s.maxExpAvgSq ??= keep(zerosLike(p));
-      s.maxExpAvgSq.copy_(s.maxExpAvgSq.maximum(s.expAvgSq));
-      second = s.maxExpAvgSq;
+      s.maxExpAvgSq!.copy_(s.maxExpAvgSq!.maximum(s.expAvgSq));
+      second = s.maxExpAvgSq!;
     }
     const denom = second.sqrt().div(biasCorrection2Sqrt).add_(eps);
     // addcdiv_(exp_avg, denom, value=-step_size): self + value * (t1 / t2)

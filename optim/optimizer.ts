@@ -311,8 +311,8 @@ export class Optimizer<O extends OptimizerOptions = OptimizerOptions, S extends 
         throw new TypeError("optimizer.step(closure): the closure returned a Promise; it must be synchronous");
       }
     }
-    // No backend offers a fused optimizer kernel yet (FusedKernels has none); when one does, each
-    // optimizer's stepGroup is where it dispatches to it.
+    // Each optimizer's stepGroup tries the backend's fused kernel (one pass per parameter) before
+    // composing the update from tensor ops.
     noGrad(() => {
       for (const group of this.paramGroups) this.stepGroup(group);
     });

@@ -1,6 +1,6 @@
 // Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay, as torch.optim.SGD.
 
-import { keep, type Tensor } from "@flint/autograd";
+import { fusedSgdStep_, keep, type Tensor, zerosLike } from "@flint/autograd";
 import { Optimizer, type OptimizerParams, type ParamGroup } from "./optimizer.ts";
 import { pyNumber } from "./_util.ts";
 
@@ -86,6 +86,7 @@ export class SGD extends Optimizer<Required<SGDOptions>, SGDState> {
   protected override stepGroup(group: ParamGroup & Required<SGDOptions>): void {
     const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
     for (const p of this.paramsWithGrad(group)) {
+      if (this.#fusedStep(p, group)) continue;
       let d = maximize ? p.grad!.neg() : p.grad!;
       if (weightDecay !== 0) d = d.add(p, { alpha: weightDecay });
       if (momentum !== 0) {
@@ -103,5 +104,25 @@ export class SGD extends Optimizer<Required<SGDOptions>, SGDState> {
       }
       p.add_(d, { alpha: -lr });
     }
+  }
+
+  /** The update with the backend's fused kernel, when it has one; false (nothing changed) otherwise. */
+  #fusedStep(p: Tensor, group: ParamGroup & Required<SGDOptions>): boolean {
+    const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
+    const existing = momentum !== 0 ? this.state.get(p)?.momentumBuffer ?? null : null;
+    const firstStep = momentum !== 0 && existing === null;
+    // The kernel sets a first step's buffer to the gradient; it needs the storage to write into.
+    const buffer = firstStep ? zerosLike(p) : existing;
+    const options = { lr, momentum, dampening, weightDecay, nesterov, maximize, firstStep };
+    if (!fusedSgdStep_(p, p.grad!, buffer, options)) {
+      if (firstStep) buffer!.dispose();
+      return false;
+    }
+    if (firstStep) {
+      let state = this.state.get(p);
+      if (state === undefined) this.state.set(p, state = {});
+      state.momentumBuffer = keep(buffer!);
+    }
+    return true;
   }
 }
