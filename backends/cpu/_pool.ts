@@ -55,6 +55,9 @@ function start({ module, memory, control, names }) {
     if (Atomics.compareExchange(slot, STATE, seq, -seq) !== seq) continue; // taken back, or a newer job posted
     try {
       const job = slot[JOB], thread = slot[THREAD];
+      // The host may have grown the shared memory since this thread last looked, and the engine's notice of it
+      // can arrive after the wake-up: grow(0) refreshes memory.buffer (and this instance's bounds) now.
+      memory.grow(0);
       const head = new Int32Array(memory.buffer, job, 4);
       const chunks = head[CHUNKS], width = head[WIDTH], slots = head[SLOTS];
       const table = new Int32Array(memory.buffer, job + HEADER_BYTES, 2 * chunks);

@@ -507,3 +507,41 @@ Deno.test("a script whose kernels ran on worker threads exits by itself", async 
   assert.equal(code, 0, new TextDecoder().decode(stderr));
   assert.deepEqual(new TextDecoder().decode(stdout).trim().split("\n"), ["2", "128"]);
 });
+
+Deno.test("workers keep up when the shared memory grows between kernels", async () => {
+  // A fresh process, so the memory starts small: each round grows it, then at once hands the workers a job
+  // that lies in the new pages (they must see the grown memory, not the one they started with). The race is
+  // timing-dependent: it showed as "Invalid typed array length" in a worker during a profiled ResNet18
+  // forward (--cpu-prof slows the engine's notice of a growth to other threads), so this runs profiled too.
+  const profiles = await Deno.makeTempDir();
+  const script = `
+    import { CpuBackend } from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
+    const cpu = new CpuBackend({ threads: 2 });
+    await cpu.threadsReady();
+    const keep = [];
+    const v = (s, n) => ({ storage: s, dtype: "float32", shape: [1, n, n], strides: [n * n, n, 1], offset: 0 });
+    for (let round = 0; round < 16; round++) {
+      const n = 128 + 64 * round; // bigger operands and scratch every round
+      keep.push(cpu.fill(4 << 20, 1, "float32")); // and 16 MB more of storages
+      const a = v(cpu.upload(new Float32Array(n * n).fill(0.5), "float32"), n);
+      const c = cpu.matmul(a, a);
+      if (cpu.readSync(v(c, n))[0] !== n / 4) throw new Error("wrong product in round " + round);
+    }
+    console.log("ok", cpu.info().activeThreads);
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", "--cpu-prof", `--cpu-prof-dir=${profiles}`, "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const timer = setTimeout(() => child.kill(), 60_000);
+  const { code, stdout, stderr } = await child.output();
+  clearTimeout(timer);
+  await Deno.remove(profiles, { recursive: true });
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(new TextDecoder().decode(stdout).trim(), "ok 2");
+});
