@@ -4,7 +4,7 @@
 // PyTorch does (camelCase fields become snake_case keys: `runningMean` is
 // `running_mean`).
 
-import { type DeviceLike, type DType, noGrad, Parameter, Tensor } from "@flint/autograd";
+import { type DeviceLike, type DType, noGrad, Parameter, releaseGrad, Tensor } from "@flint/autograd";
 import { type ModuleHook, registerHook, runForwardWithHooks } from "./_hooks.ts";
 
 /** The state-dict key of a field: `runningMean` → `running_mean`, `conv1` → `conv1`. */
@@ -270,11 +270,11 @@ export abstract class Module<I extends unknown[] = any[], O = any> {
     return this.train(false);
   }
 
-  /** Clears parameter gradients: to null (the default, as PyTorch 2 does) or to zeros. */
+  /** Clears parameter gradients: to null (the default, as PyTorch 2 does; see `releaseGrad`) or to zeros. */
   zeroGrad(options: { setToNone?: boolean } = {}): void {
     for (const p of this.parameters()) {
       if (p.grad === null) continue;
-      if (options.setToNone ?? true) p.grad = null;
+      if (options.setToNone ?? true) releaseGrad(p);
       else p.grad.detach_().zero_();
     }
   }

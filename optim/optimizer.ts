@@ -1,7 +1,7 @@
 // The optimizer base class: parameter groups, per-parameter state, zeroGrad, step with a closure, and
 // state dicts in PyTorch's layout (snake_case keys, parameters numbered across groups).
 
-import { enableGrad, keep, noGrad, Tensor } from "@flint/autograd";
+import { enableGrad, keep, noGrad, releaseGrad, Tensor } from "@flint/autograd";
 import { pyRepr, toCamel, toSnake, warnOnce } from "./_util.ts";
 
 /** The hyper-parameters every optimizer has: at least a learning rate. */
@@ -237,9 +237,9 @@ export class Optimizer<O extends OptimizerOptions = OptimizerOptions, S extends 
 
   /**
    * Resets the gradients of every parameter, as PyTorch's `zero_grad`: to null by default (PyTorch 2), or
-   * to zeros with `{ setToNone: false }`. Dropped gradients are freed by the garbage collector like any
-   * tensor; `{ setToNone: false }` reuses them in place, which keeps device memory flat across steps
-   * without waiting for it.
+   * to zeros with `{ setToNone: false }`. A gradient that backward allocated is freed at once when it is
+   * dropped (see `releaseGrad`; clone one you want to keep past this call), so memory stays flat across
+   * steps without waiting for the garbage collector; `{ setToNone: false }` reuses it in place.
    *
    * @param options `setToNone` (default true)
    *
@@ -264,7 +264,7 @@ export class Optimizer<O extends OptimizerOptions = OptimizerOptions, S extends 
           const grad = p.grad;
           if (grad === null) continue;
           if (setToNone) {
-            p.grad = null;
+            releaseGrad(p);
           } else {
             if (grad.gradFn !== null) grad.detach_();
             else grad.requiresGrad_(false);

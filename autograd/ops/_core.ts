@@ -261,13 +261,51 @@ function accumulateInto(leaf: Tensor, g: Tensor, createGraph: boolean): void {
     );
   }
   if (s.grad === null) {
-    // The engine may hand the same tensor to several consumers: own a copy.
-    s.grad = keep(createGraph ? g : detachedCopy(g));
+    if (createGraph) {
+      s.grad = keep(g);
+    } else {
+      // The engine may hand the same tensor to several consumers: own a copy.
+      s.grad = keep(detachedCopy(g));
+      engineOwnedGrads.add(s.grad);
+    }
   } else if (createGraph) {
     s.grad = keep(addTensors(s.grad, g));
   } else {
     const grad = s.grad;
     noGrad(() => grad.add_(g));
+  }
+}
+
+/** Gradients the engine allocated for a leaf's `.grad`, which nothing but that leaf was handed. */
+const engineOwnedGrads = new WeakSet<Tensor>();
+
+/**
+ * Sets `t.grad` to null, as `zero_grad(set_to_none=True)` does, and frees the
+ * old gradient's memory at once when backward allocated it. PyTorch frees it
+ * when its last reference goes; JavaScript cannot count references, and
+ * leaving it to the garbage collector lets every training step take fresh
+ * memory (hundreds of MB before a collection, and slower steps). A gradient
+ * you assigned yourself is only dropped. Clone a gradient you want to keep
+ * past `zeroGrad`.
+ *
+ * @example
+ * ```ts
+ * import * as torch from "@flint/torch";
+ *
+ * const w = torch.ones(3, { requiresGrad: true });
+ * w.sum().backward();
+ * const kept = w.grad!.clone();
+ * torch.releaseGrad(w);
+ * console.log(w.grad, kept.tolistSync()); // null [ 1, 1, 1 ]
+ * ```
+ */
+export function releaseGrad(t: Tensor): void {
+  const grad = t.grad;
+  if (grad === null) return;
+  t.grad = null;
+  if (engineOwnedGrads.has(grad)) {
+    engineOwnedGrads.delete(grad);
+    grad.dispose();
   }
 }
 
