@@ -3,15 +3,33 @@
 // trains (DigitsNet, Adam + OneCycleLR, batch 32, seeded split).
 //
 //   deno run -A bench/digits_bench.ts [--epochs 12] [--seed 0] [--repeat 1] [--json out/bench/digits.json]
+//       [--kernels auto|typescript]
 //     trains `repeat` times and prints the loop's wall time, the median epoch, steps per second and the
-//     test accuracy; --json also writes them
+//     test accuracy; --json also writes them. --kernels picks the CPU backend's kernels (default auto: the
+//     WebAssembly kernels on every core; typescript: the plain TypeScript reference), so bench/race.ts can
+//     show what the WebAssembly kernels bought the demo
 //   deno bench -A bench/digits_bench.ts
 //     times one training epoch with Deno's runner
 
 import * as torch from "@flint/torch";
+import { CpuBackend } from "@flint/cpu";
 import { loadDigits, splitDigits } from "../examples/digits/data.ts";
 import { evaluate, fit, type FitResult } from "../examples/digits/fit.ts";
 import { DigitsNet } from "../examples/digits/model.ts";
+
+function flag(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : fallback;
+}
+
+if (import.meta.main) {
+  const kernels = flag("--kernels", "auto");
+  if (kernels !== "auto" && kernels !== "typescript") {
+    throw new RangeError(`--kernels must be auto or typescript, got "${kernels}"`);
+  }
+  // Before any tensor exists: the demo's device is the default "cpu", so this backend replaces it.
+  if (kernels === "typescript") torch.setDefaultDevice(torch.registerBackend(new CpuBackend({ kernels })));
+}
 
 const digits = await loadDigits();
 
@@ -27,11 +45,6 @@ async function train(epochs: number, seed: number): Promise<FitResult & { accura
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
-}
-
-function flag(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1] : fallback;
 }
 
 // ---- deno bench: one epoch ----
@@ -78,7 +91,16 @@ if (import.meta.main) {
   console.log(`kernels ${info?.kernels ?? "?"}, threads ${info?.activeThreads ?? "?"}`);
   if (json !== undefined) {
     await Deno.mkdir(json.slice(0, Math.max(0, json.lastIndexOf("/"))) || ".", { recursive: true });
-    const record = { bench: "digits", epochs, seed, deno: Deno.version.deno, loadavg: Deno.loadavg(), runs };
+    const record = {
+      bench: "digits",
+      epochs,
+      seed,
+      kernels: info?.kernels ?? "?",
+      threads: info?.activeThreads ?? 1,
+      deno: Deno.version.deno,
+      loadavg: Deno.loadavg(),
+      runs,
+    };
     await Deno.writeTextFile(json, JSON.stringify(record, null, 2) + "\n");
     console.log(`wrote ${json}`);
   }

@@ -1,5 +1,5 @@
-// CPU op timings with Deno's bench runner: `deno task bench`. The racing of
-// Flint against tfjs and PyTorch lives in bench/race (added with the
+// CPU op timings with Deno's bench runner: `deno bench -A bench/ops_bench.ts`. The racing of
+// Flint against tfjs and PyTorch is `deno task bench` (bench/race.ts, added with the
 // WebAssembly kernels); this file tracks the plain-TypeScript path.
 
 import * as torch from "@flint/torch";

@@ -4,8 +4,9 @@
 // only); throughput and latency percentiles.
 //
 //   deno run -A bench/serve_bench.ts [--pack out/digits/model.pack] [--requests 1000] [--concurrency 4]
-//     [--png] [--json out/bench/serve.json]
-//     without a pack at --pack, an untrained DigitsNet is packed to a temporary file (the same work per request)
+//     [--png] [--json out/bench/serve.json] [--kernels auto|typescript]
+//     without a pack at --pack, an untrained DigitsNet is packed to a temporary file (the same work per request);
+//     --kernels is handed to the server (its CPU backend's kernels: WebAssembly, or the TypeScript reference)
 //   deno bench -A bench/serve_bench.ts
 //     times one JSON and one PNG request through the handler, in process (no network)
 
@@ -64,7 +65,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Starts examples/serve.ts on an ephemeral port and resolves with its URL once it listens. */
-async function startServer(pack: string): Promise<{ url: string; process: Deno.ChildProcess }> {
+async function startServer(pack: string, kernels: string): Promise<{ url: string; process: Deno.ChildProcess }> {
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -77,6 +78,8 @@ async function startServer(pack: string): Promise<{ url: string; process: Deno.C
       "0",
       "--hostname",
       "127.0.0.1",
+      "--kernels",
+      kernels,
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -100,6 +103,7 @@ if (import.meta.main) {
   const concurrency = Number(flag("--concurrency", "4"));
   const png = Deno.args.includes("--png");
   const json = Deno.args.includes("--json") ? flag("--json", "out/bench/serve.json") : undefined;
+  const kernels = flag("--kernels", "auto");
   let pack = flag("--pack", DEFAULT_PACK);
   let trained = true;
   try {
@@ -110,7 +114,7 @@ if (import.meta.main) {
     torch.manualSeed(0);
     await torch.save(new DigitsNet().stateDict(), pack, { format: "pack" });
   }
-  const { url, process } = await startServer(pack);
+  const { url, process } = await startServer(pack, kernels);
   try {
     const bodies = Array.from({ length: 64 }, (_, i) => requestInit(i, png));
     // Warm up: the first requests compile the kernels' paths.
@@ -134,6 +138,7 @@ if (import.meta.main) {
     const result = {
       bench: "serve",
       body: png ? "png 32x32" : "json",
+      kernels,
       pack: trained ? pack : "untrained (temporary)",
       requests,
       concurrency,

@@ -3,8 +3,8 @@
 // Matmul 256/512/1024, a ResNet-sized conv2d (3×3, 64→64, 56×56, batch 1)
 // and a small add (the fixed cost per op), on tfjs-cpu and tfjs-wasm, warmed
 // up, as medians and ratios (absolute times drift on shared machines; ratios
-// of interleaved runs much less). One run: `deno run -A bench/tfjs_bench.ts`
-// (also part of `deno task bench`).
+// of interleaved runs much less). One run: `deno run -A bench/tfjs_bench.ts [--quick]`
+// (also a section of `deno task bench`, bench/race.ts); --quick leaves out matmul 1024.
 
 import * as torch from "@flint/torch";
 import { TfjsBackend } from "@flint/tfjs";
@@ -61,7 +61,7 @@ async function race(tfBackend: string): Promise<Row[]> {
   row("add 1000", () => tf.add(sa, sb).dispose(), () => ga.add(gb).dispose());
   tf.dispose([sa, sb]);
   ga.dispose(), gb.dispose();
-  for (const n of [256, 512, 1024]) {
+  for (const n of Deno.args.includes("--quick") ? [256, 512] : [256, 512, 1024]) {
     const [ta, tb] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
     const [fa, fb] = [torch.randn(n, n).to(device), torch.randn(n, n).to(device)];
     row(`matmul ${n}`, () => tf.matMul(ta, tb).dispose(), () => fa.matmul(fb).dispose());

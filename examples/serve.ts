@@ -4,7 +4,7 @@
 // FFI or file writes, as a Deno Deploy-style isolate allows:
 //
 //   deno run --allow-net --allow-read=out/digits/model.pack examples/serve.ts [--pack out/digits/model.pack]
-//     [--port 8000] [--hostname 0.0.0.0]
+//     [--port 8000] [--hostname 0.0.0.0] [--kernels auto|typescript]
 //
 //   curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"pixels": [0, 0, 5, 13, ...]}'
 //   curl -s localhost:8000/predict -H 'content-type: image/png' --data-binary @digit.png
@@ -302,7 +302,9 @@ function flag(args: readonly string[], name: string): string | undefined {
 
 /**
  * The command line: loads `--pack` and serves on `--port` (default 8000) of
- * `--hostname` (default 0.0.0.0) until the process ends.
+ * `--hostname` (default 0.0.0.0) until the process ends. `--kernels
+ * typescript` runs the CPU backend's plain TypeScript kernels instead of its
+ * WebAssembly ones (default auto), to compare the two (bench/race.ts does).
  *
  * @example
  * ```ts
@@ -322,10 +324,14 @@ export async function main(args: readonly string[]): Promise<Deno.HttpServer<Den
   const port = Number(flag(args, "--port") ?? 8000);
   const hostname = flag(args, "--hostname") ?? "0.0.0.0";
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535, got ${port}`);
+  const kernels = flag(args, "--kernels") ?? "auto";
+  if (kernels !== "auto" && kernels !== "typescript") {
+    throw new RangeError(`--kernels must be auto or typescript, got "${kernels}"`);
+  }
   // One thread, decided here rather than left to the CPU backend: under Deno's permissions a worker needs none, so
   // the default backend would start its pool on the first convolution; an isolate has no cores to spare, and one
   // 8×8 image is too small to split anyway.
-  torch.setDefaultDevice(torch.registerBackend(new CpuBackend({ name: "cpu", threads: 1 })));
+  torch.setDefaultDevice(torch.registerBackend(new CpuBackend({ name: "cpu", threads: 1, kernels })));
   let predictor: Predictor;
   try {
     predictor = await Predictor.load(pack);
