@@ -250,12 +250,13 @@ export class WasmKernels {
 
   /**
    * When the view is a transpose (its elements in column order, possibly in
-   * a batch of such matrices), a row-major copy of it in scratch made with
-   * the SIMD transpose; else -1. Element-wise ops run such operands
-   * contiguously instead of striding through them one by one (a Linear
-   * layer's weight gradient arrives transposed).
+   * a batch of such matrices), a row-major copy of it made with the SIMD
+   * transpose, at `into` or else in scratch, and its address; else -1.
+   * Element-wise ops run such operands contiguously instead of striding
+   * through them one by one (a Linear layer's weight gradient arrives
+   * transposed).
    */
-  #untransposed(view: View): number {
+  #untransposed(view: View, into?: number): number {
     const { shape, strides } = coalesceDims(view.shape, [view.strides]);
     const s = strides[0], nd = shape.length;
     if (nd < 2 || nd > 3 || s[nd - 2] !== 1 || s[nd - 1] === 0 || s[nd - 1] === 1) return -1;
@@ -265,7 +266,7 @@ export class WasmKernels {
     // The view walks rows × cols row-major as dims (…, cols, rows) with strides (…, 1, ld): its rows are the
     // matrix's columns. Transposing the [cols × rows] matrix stored column by column gives them in order.
     const batches = nd === 3 ? shape[0] : 1;
-    const ptr = this.arena.scratch(batches * rows * cols * 4);
+    const ptr = into ?? this.arena.scratch(batches * rows * cols * 4);
     for (let b = 0; b < batches; b++) {
       this.#x.transpose(base + (nd === 3 ? b * s[0] * 4 : 0), cols, rows, ld, ptr + b * rows * cols * 4);
     }
@@ -1017,10 +1018,8 @@ export class WasmKernels {
     if (n === 0 || plan.rowLength < this.#minRow) return undefined;
     return this.run(() => {
       const out = this.#out("float32", n);
-      const t = this.#untransposed(x);
-      if (t >= 0) {
-        this.#x.copyRow(t, 1, out.ptr, 1, n);
-      } else {
+      // A transposed view goes straight into the output (not through scratch and a second copy).
+      if (this.#untransposed(x, out.ptr) < 0) {
         const xp = this.#addr(x);
         const [xs, os] = plan.rowStrides;
         this.#rows(plan, [0, 0], n, (o, s0, count) => ({
