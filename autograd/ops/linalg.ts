@@ -39,9 +39,21 @@ export function mm(a: Tensor, b: Tensor): Tensor {
   const out = product(a, b, [a.shape[0], b.shape[1]]);
   if (!isFloatingPoint(out.dtype)) return out;
   return record(out, "MmBackward0", [a, b], [a, b], (g, [sa, sb]) => [
-    a.requiresGrad ? mm(g, sb.t()) : null,
-    b.requiresGrad ? mm(sa.t(), g) : null,
+    a.requiresGrad ? (columnMajor(sa) ? mm(sb, g.t()).t() : mm(g, sb.t())) : null,
+    b.requiresGrad ? (columnMajor(sb) ? mm(g.t(), sa).t() : mm(sa.t(), g)) : null,
   ]);
+}
+
+/**
+ * True for a matrix stored column by column (the transpose of a contiguous
+ * one, as `linear`'s `weight.t()`). Its gradient is then computed in the same
+ * layout, as PyTorch's mm_mat1_backward and mm_mat2_backward do, so that the
+ * weight's own gradient comes out contiguous: the optimizer and every op on
+ * it then read it in order instead of through a transpose.
+ */
+function columnMajor(x: Tensor): boolean {
+  const [rows, cols] = x.shape;
+  return rows > 1 && cols > 1 && x.stride(0) === 1 && x.stride(1) === rows;
 }
 
 /** Product of two batches of matrices: [B, n, m] · [B, m, p] → [B, n, p]. */

@@ -26,6 +26,10 @@ const SEQ = 0, DONE = 1, JOB = 2, THREAD = 3, READY = 4, FAILED = 5, ROWS = 6, S
  * host never waits on a sleeping worker that has nothing left to do, and a
  * worker never starts a job the host has moved on from.
  */
+/** How long an idle worker spins before it sleeps, in ms. */
+const SPIN_MS = 2;
+/** How long the host spins for a worker to finish its last chunk before it sleeps, in ms. */
+const HOST_SPIN_MS = 0.5;
 /** Bytes per worker in the control block. */
 export const CONTROL_BYTES = 64;
 /** i32 fields of a job header: next chunk, chunks, values per call row, slots per thread. */
@@ -36,6 +40,7 @@ const NEXT = 0, CHUNKS = 1, WIDTH = 2, SLOTS = 3, HEADER_BYTES = 16;
 // call rows (f64, width per row: export index, mask of local arguments, arguments), the rows at byte
 // offset slot[ROWS] from the job.
 const WORKER_LOOP = `
+const SPIN_MS = ${SPIN_MS};
 const SEQ = ${SEQ}, DONE = ${DONE}, JOB = ${JOB}, THREAD = ${THREAD}, READY = ${READY}, FAILED = ${FAILED},
   ROWS = ${ROWS}, STATE = ${STATE};
 const NEXT = ${NEXT}, CHUNKS = ${CHUNKS}, WIDTH = ${WIDTH}, SLOTS = ${SLOTS}, HEADER_BYTES = ${HEADER_BYTES};
@@ -46,8 +51,12 @@ function start({ module, memory, control, names }) {
   Atomics.store(slot, READY, 1);
   let last = 0;
   for (;;) {
-    // Spin a little before sleeping: kernels come in quick succession, and waking costs tens of µs.
-    for (let spin = 0; spin < 4000 && Atomics.load(slot, SEQ) === last; spin++);
+    // Spin before sleeping: a training step's kernels come a fraction of a millisecond apart, and a sleeping
+    // thread takes tens of µs to wake (more on a busy VM), by when the host has done most of the job alone.
+    // OpenMP and OpenBLAS spin for the same reason; SPIN_MS bounds the core this burns once the work stops.
+    for (let spin = 0, until = performance.now() + SPIN_MS; Atomics.load(slot, SEQ) === last; spin++) {
+      if ((spin & 255) === 255 && performance.now() > until) break;
+    }
     Atomics.wait(slot, SEQ, last);
     const seq = Atomics.load(slot, SEQ);
     if (seq === last) continue;
@@ -256,8 +265,11 @@ export class ThreadPool {
       // Every chunk is taken: a worker that has not started yet need not start at all.
       const seq = Atomics.load(slot, SEQ);
       if (Atomics.compareExchange(slot, STATE, seq, 0) === seq) continue;
-      for (let done = Atomics.load(slot, DONE); done !== seq; done = Atomics.load(slot, DONE)) {
-        if (this.#block) Atomics.wait(slot, DONE, done, 1000);
+      // The worker is on its last chunk: spin for it a while (waking from Atomics.wait costs tens of µs, a
+      // good part of a small kernel), then sleep.
+      const until = performance.now() + HOST_SPIN_MS;
+      for (let done = Atomics.load(slot, DONE), spin = 0; done !== seq; done = Atomics.load(slot, DONE), spin++) {
+        if (this.#block && (spin & 255) === 255 && performance.now() > until) Atomics.wait(slot, DONE, done, 1000);
       }
       if (Atomics.load(slot, FAILED) === 1) {
         Atomics.store(slot, FAILED, 0);

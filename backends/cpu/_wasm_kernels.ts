@@ -40,7 +40,7 @@ const MR = 6, NR = 8;
  * two runs: a 128³ product 142 vs 135 µs, 192³ 283 vs 358 µs; adding 256K
  * floats 69 vs 66 µs, 1M floats 236 vs 322 µs).
  */
-const PARALLEL_FLOPS = 8e6;
+const PARALLEL_FLOPS = 4e6;
 const PARALLEL_ELEMENTS = 1 << 19;
 /**
  * Rows shorter than this cost more in calls than the kernels save, so
@@ -302,7 +302,8 @@ export class WasmKernels {
   /** Threads worth using for `work` units when `grain` units pay for a thread. */
   #threads(work: number, grain: number): number {
     if (work < grain) return 1;
-    return Math.max(1, Math.min(this.runtime.parallelism(), Math.floor(work / grain) || 1));
+    // Past the grain a second thread pays; further ones as the work grows.
+    return Math.max(1, Math.min(this.runtime.parallelism(), Math.max(2, Math.floor(work / grain))));
   }
 
   // ---- matmul and convolution ----
@@ -1103,9 +1104,13 @@ export class WasmKernels {
     });
   }
 
-  /** Runs call(start, count) over [0, n), split across threads when n is large. */
+  /**
+   * Runs an optimizer step's call(start, count) over [0, n), split across
+   * threads when n is large. A step costs about ten element-wise ops per
+   * element (Adam's square root and two divisions), so it splits sooner.
+   */
   #slices(n: number, call: (start: number, count: number) => Call): void {
-    const threads = this.#threads(n, PARALLEL_ELEMENTS);
+    const threads = this.#threads(n, PARALLEL_ELEMENTS / 8);
     const parts = threads === 1 ? 1 : CHUNKS_PER_THREAD * threads;
     this.runtime.run(ranges(n, parts, 16).map(([s0, s1]) => [call(s0, s1 - s0)]), threads);
   }
