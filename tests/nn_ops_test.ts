@@ -120,6 +120,15 @@ Deno.test("fused and composed conv2d agree on a 16-channel 3x3 layer", async () 
   assert.ok(worst < 1e-5, `largest difference ${worst}`);
 });
 
+Deno.test("conv2d takes PyTorch's positional stride, padding, dilation and groups as a port passes them", async () => {
+  const x = torch.randn([1, 4, 11, 11]), w = torch.randn([6, 2, 3, 3]);
+  const positional = torch.nn.functional.conv2d(x, w, null, [2, 1], [1, 0], 2, 2);
+  const named = torch.nn.functional.conv2d(x, w, null, { stride: [2, 1], padding: [1, 0], dilation: 2, groups: 2 });
+  assert.deepEqual(positional.shape, [1, 6, 5, 7]);
+  assert.deepEqual(await positional.data(), await named.data());
+  assert.deepEqual(torch.conv2d(x, torch.randn([2, 4, 7, 7]), null, 2, 3).shape, [1, 2, 6, 6]);
+});
+
 Deno.test("conv2d and pooling report PyTorch's node names, also for second derivatives", () => {
   const x = torch.randn([1, 2, 5, 5], { requiresGrad: true });
   const w = torch.randn([3, 2, 3, 3], { requiresGrad: true });

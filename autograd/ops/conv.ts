@@ -134,7 +134,35 @@ function checkOperands(x: Tensor, w: Tensor, bias: Tensor | null, g: Conv2dGeome
  * console.log(y.index(0, 1, 1, 1).itemSync()); // 10
  * ```
  */
-export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor;
+/**
+ * `conv2d` with PyTorch's positional arguments, as a ported
+ * `F.conv2d(x, w, b, 2, 3)` passes them: stride, padding, dilation, groups.
+ */
+export function conv2d(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  stride: NonNullable<Conv2dOptions["stride"]>,
+  padding?: NonNullable<Conv2dOptions["padding"]>,
+  dilation?: NonNullable<Conv2dOptions["dilation"]>,
+  groups?: number,
+): Tensor;
+export function conv2d(
+  input: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  optionsOrStride: Conv2dOptions | NonNullable<Conv2dOptions["stride"]> = {},
+  ...positional: [Conv2dOptions["padding"]?, Conv2dOptions["dilation"]?, number?]
+): Tensor {
+  const options: Conv2dOptions = typeof optionsOrStride === "number" || Array.isArray(optionsOrStride)
+    ? {
+      stride: optionsOrStride as Conv2dOptions["stride"],
+      padding: positional[0],
+      dilation: positional[1],
+      groups: positional[2],
+    }
+    : optionsOrStride as Conv2dOptions;
   if (input.ndim !== 3 && input.ndim !== 4) {
     throw new RangeError(
       `Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: ${formatShape(input.shape)}`,
