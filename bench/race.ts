@@ -4,7 +4,7 @@
 // bench/RESULTS.md and the README's summary.
 //
 //   deno run -A bench/race.ts [--quick] [--only=race,digits,serve,overhead,finetune,webgpu] [--no-torch]
-//     [--threads 2] [--out <dir>]
+//     [--cases=matmul,conv,forward,train,mlp] [--threads 2] [--out <dir>]
 //
 // The race: matmul 256/512/1024, conv 3×3 64→64 on 56² at batch 1 and 8,
 // ResNet18 at 224² forward (batch 1 and 8) and one training step (batch 8, SGD
@@ -157,7 +157,14 @@ export interface Options {
   readonly out: string | undefined;
   /** a full run of every section: the one that writes bench/RESULTS.md and the README */
   readonly complete: boolean;
+  /** the race's kinds of case to run (--cases; all by default) */
+  readonly cases: ReadonlySet<CaseKind>;
 }
+
+/** The race's kinds of case, as --cases names them. */
+export const CASE_KINDS = ["matmul", "conv", "forward", "train", "mlp"] as const;
+/** A kind of case of the race. */
+export type CaseKind = typeof CASE_KINDS[number];
 
 /**
  * Parses the race's flags.
@@ -175,6 +182,7 @@ export function parseOptions(args: readonly string[]): Options {
   let only: Set<SectionName> | undefined;
   let useTorch = true, threads = 2;
   let out: string | undefined;
+  let cases: Set<CaseKind> | undefined;
   for (let i = 0; i < args.length; i++) {
     const [name, inline] = args[i].includes("=") ? args[i].split(/=(.*)/s, 2) : [args[i], undefined];
     const value = () => {
@@ -197,10 +205,26 @@ export function parseOptions(args: readonly string[]): Options {
         }
         only.add(s as SectionName);
       }
+    } else if (name === "--cases") {
+      cases = new Set();
+      for (const c of value().split(",")) {
+        if (!(CASE_KINDS as readonly string[]).includes(c)) {
+          throw new RangeError(`--cases: unknown case "${c}"; expected some of ${CASE_KINDS.join(", ")}`);
+        }
+        cases.add(c as CaseKind);
+      }
     } else throw new TypeError(`unknown flag ${args[i]}`);
   }
-  const complete = mode === "full" && only === undefined;
-  return { plan: PLANS[mode], only: only ?? new Set(SECTIONS), torch: useTorch, threads, out, complete };
+  const complete = mode === "full" && only === undefined && cases === undefined;
+  return {
+    plan: PLANS[mode],
+    only: only ?? new Set(SECTIONS),
+    torch: useTorch,
+    threads,
+    out,
+    complete,
+    cases: cases ?? new Set(CASE_KINDS),
+  };
 }
 
 // ---- timing ----
@@ -733,7 +757,7 @@ export async function race(options: Options): Promise<RaceReport> {
   let fmaPeak: number | null = null;
   try {
     if (want("race")) {
-      const specs: { spec: Spec; role?: TargetRole }[] = [
+      const allSpecs: { spec: Spec; role?: TargetRole }[] = [
         ...plan.matmul.map((n, i, all) => ({
           spec: { kind: "matmul", n } as Spec,
           role: i === all.length - 1 ? "matmul" as const : undefined,
@@ -746,6 +770,7 @@ export async function race(options: Options): Promise<RaceReport> {
         { spec: { kind: "train", ...plan.train }, role: "train" },
         { spec: { kind: "mlp" }, role: "mlp" },
       ];
+      const specs = allSpecs.filter(({ spec }) => options.cases.has(spec.kind));
       console.log(
         `race: ${
           contenderName("flint")

@@ -198,6 +198,11 @@ Deno.test("parseOptions() reads the flags; only a full run of every section writ
   assert.equal(parseOptions(["--tiny", "--quick"]).plan.mode, "tiny");
   assert.throws(() => parseOptions(["--only=race,gpu"]), /unknown section "gpu"/);
   assert.throws(() => parseOptions(["--fast"]), /unknown flag --fast/);
+  const mlpOnly = parseOptions(["--cases=mlp,matmul"]);
+  assert.deepEqual([...mlpOnly.cases], ["mlp", "matmul"]);
+  assert.equal(mlpOnly.complete, false, "a run of some cases never writes bench/RESULTS.md");
+  assert.equal(full.cases.size, 5);
+  assert.throws(() => parseOptions(["--cases=mlp,resnet"]), /unknown case "resnet"/);
 });
 
 Deno.test("openblasCoretype() picks OpenBLAS's kernel from the CPU flags", () => {
