@@ -32,7 +32,7 @@ import { planRows, walkRows } from "./walk.ts";
 
 const BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 4, bool: 1 };
 /** The micro-kernel's tile: column splits between threads keep to multiples of NR, row splits of MR. */
-const MR = 6, NR = 8;
+const MR = 4, NR = 8;
 /**
  * Work below which a kernel stays on the calling thread: posting a job to a
  * worker and collecting it costs ~20 µs, and waking a sleeping one more
