@@ -77,12 +77,18 @@ function finish(t: Tensor, options: CreationOptions): Tensor {
   return t;
 }
 
-/** Moves a host array onto the options' device as a new tensor. */
-function fromHost(data: DataArray, shape: Shape, dtype: DType, options: CreationOptions): Tensor {
+/**
+ * Moves a host array onto the options' device as a new tensor. Only a
+ * `shared` array (fromArray's, the caller's own) is adopted where the backend
+ * can: the CPU backend then leaves it where the caller sees it, outside its
+ * kernels' memory, and a WebAssembly kernel copies it in on every use. An
+ * array made here (random draws, a flattened list) is uploaded instead, once.
+ */
+function fromHost(data: DataArray, shape: Shape, dtype: DType, options: CreationOptions, shared = false): Tensor {
   checkDType(dtype);
   const dev = resolveDevice(options);
   const backend = dev.backend;
-  const storage = backend.adopt ? backend.adopt(data, dtype) : backend.upload(data, dtype);
+  const storage = shared && backend.adopt ? backend.adopt(data, dtype) : backend.upload(data, dtype);
   return finish(fromStorage(dev, storage, shape, dtype), options);
 }
 
@@ -241,7 +247,7 @@ export function fromArray(
   if (numel(shape) !== data.length) {
     throw new RangeError(`shape ${formatShape(shape)} is invalid for an array of ${data.length} elements`);
   }
-  return fromHost(data, shape, dtype, options);
+  return fromHost(data, shape, dtype, options, true);
 }
 
 // ---- filled ----
