@@ -51,6 +51,7 @@ export {
   zerosLike,
 } from "./ops/creation.ts";
 export { fusedAdamStep_, fusedSgdStep_ } from "./ops/optim_step.ts";
+export { fusedChannelAffine } from "./ops/channel_affine.ts";
 export { releaseGrad } from "./ops/_core.ts";
 export { Generator } from "./generator.ts";
 export { defaultGenerator } from "./default_generator.ts";

@@ -6,7 +6,7 @@
 // so higher-order gradients stay exact. Evaluation-mode batch norm is
 // `x * alpha + beta` per channel, as PyTorch's CPU kernel computes it.
 
-import { autograd, isGradEnabled, noGrad, type Tensor } from "@flint/autograd";
+import { autograd, fusedChannelAffine, isGradEnabled, noGrad, type Tensor } from "@flint/autograd";
 import { listShape, named, torchSize } from "./_util.ts";
 
 /** Options of {@linkcode batchNorm}. */
@@ -157,11 +157,14 @@ export function batchNormWith(
     }
     return out;
   }
-  // Evaluation: constants per channel, so the composition is already two passes (and its gradient two more).
+  // Evaluation: constants per channel, so the composition is already two passes (and its gradient two more);
+  // without a gradient to record, the backend's fused kernel makes them one.
   const shape = channelShape(input.ndim, channels);
   const invstd = runningVar!.add(eps).rsqrt();
   const alpha = weight ? invstd.mul(weight) : invstd;
   const beta = bias ? bias.sub(runningMean!.mul(alpha)) : runningMean!.mul(alpha).neg();
+  const fused = fusedChannelAffine(input, alpha.reshape([channels]), beta.reshape([channels]));
+  if (fused) return fused;
   return named(input.mul(alpha.reshape(shape)).add(beta.reshape(shape)), "NativeBatchNormBackward0");
 }
 

@@ -120,6 +120,32 @@ Deno.test("fused and composed conv2d agree on a 16-channel 3x3 layer", async () 
   assert.ok(worst < 1e-5, `largest difference ${worst}`);
 });
 
+Deno.test("eval batch norm without a gradient runs the fused channelAffine, equal to the composition", async () => {
+  const ts = torch.registerBackend(new CpuBackend({ name: "cpu-ts-affine", kernels: "typescript" }));
+  for (const shape of [[2, 3, 5, 7], [1, 8, 3, 3], [4, 6], [2, 5, 40]]) {
+    const channels = shape[1];
+    const x = torch.randn(shape), mean = torch.randn([channels]), variance = torch.rand([channels]).add(0.5);
+    const weight = torch.randn([channels]), bias = torch.randn([channels]);
+    const on = (device: torch.DeviceLike) =>
+      torch.noGrad(() =>
+        torch.nn.functional.batchNorm(x.to(device), mean.to(device), variance.to(device), {
+          weight: weight.to(device),
+          bias: bias.to(device),
+          eps: 1e-3,
+        })
+      );
+    const fused = on("cpu"), composed = on(COMPOSED), typescript = on(ts);
+    assert.equal(fused.gradFn, null);
+    assert.deepEqual(fused.shape, shape);
+    assert.deepEqual(await fused.data(), await composed.data(), `wasm kernel vs composition, ${shape}`);
+    assert.deepEqual(await typescript.data(), await composed.data(), `TypeScript kernel vs composition, ${shape}`);
+  }
+  // With a gradient wanted, the composition runs and records PyTorch's node.
+  const x = torch.randn([2, 3, 4, 4], { requiresGrad: true });
+  const y = torch.nn.functional.batchNorm(x, torch.zeros([3]), torch.ones([3]));
+  assert.equal(y.gradFn?.name, "NativeBatchNormBackward0");
+});
+
 Deno.test("conv2d takes PyTorch's positional stride, padding, dilation and groups as a port passes them", async () => {
   const x = torch.randn([1, 4, 11, 11]), w = torch.randn([6, 2, 3, 3]);
   const positional = torch.nn.functional.conv2d(x, w, null, [2, 1], [1, 0], 2, 2);

@@ -161,6 +161,13 @@ export interface FusedKernels {
    */
   softmaxBackward(gradOut: View, out: View, axis: number, log: boolean): Storage;
   /**
+   * `x * scale[c] + shift[c]` for x [N, C, *] (c its index along dim 1),
+   * multiplied then added (two roundings, as the composition): evaluation-mode
+   * batch norm in one pass instead of two. `scale` and `shift` are [C] of x's
+   * dtype; the result is contiguous, of x's shape.
+   */
+  channelAffine(x: View, scale: View, shift: View): Storage;
+  /**
    * One Adam / AdamW update of one parameter, in place, as PyTorch's
    * single-tensor `torch.optim.Adam` (`AdamW` with `decoupledWeightDecay`)
    * computes it: with g the gradient (negated when `maximize`, plus

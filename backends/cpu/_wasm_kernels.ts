@@ -710,6 +710,28 @@ export class WasmKernels {
     });
   }
 
+  /** x [N, C, *] · scale[c] + shift[c] in one pass (evaluation-mode batch norm). */
+  channelAffine(x: View, scale: View, shift: View): CpuStorage | undefined {
+    if (x.dtype !== "float32" || scale.dtype !== "float32" || shift.dtype !== "float32") return undefined;
+    const count = numel(x.shape), channels = x.shape[1];
+    const planes = x.shape[0] * channels, inner = planes === 0 ? 0 : count / planes;
+    if (inner < this.#minRow) return undefined;
+    return this.run(() => {
+      const out = this.#out("float32", count);
+      const xp = this.#dense(x), sp = this.#dense(scale), bp = this.#dense(shift);
+      const threads = this.#threads(count, PARALLEL_ELEMENTS);
+      this.runtime.run(
+        this.#planeChunks(planes, threads).map(([p0, p1]) => [{
+          fn: "channelAffine",
+          args: [xp, sp, bp, out.ptr, channels, inner, p0, p1],
+        }]),
+        threads,
+      );
+      out.finish();
+      return out.storage;
+    });
+  }
+
   /** Routes gradOut to the positions indices name. */
   maxPool2dBackward(gradOut: View, indices: View, inputShape: Shape): CpuStorage | undefined {
     if (gradOut.dtype !== "float32") return undefined;

@@ -40,6 +40,7 @@ export const KERNEL_NAMES = [
   "fillF64",
   "adamStep",
   "sgdStep",
+  "channelAffine",
   "fmaPeak",
 ] as const;
 

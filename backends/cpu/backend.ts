@@ -259,6 +259,8 @@ export class CpuBackend implements Backend {
           this.#try((k) => k.avgPool2dBackward(gradOut, geometry, options, inputShape)) ??
             pool.avgPool2dBackward(gradOut, geometry, options, inputShape)
         ),
+      channelAffine: (x: View, scale: View, shift: View) =>
+        op(() => this.#try((k) => k.channelAffine(x, scale, shift)) ?? this.#channelAffine(x, scale, shift)),
       softmax: (x: View, axis: number, log: boolean) =>
         op(() => {
           const out = this.#alloc(x.dtype, numel(x.shape));
@@ -342,6 +344,22 @@ export class CpuBackend implements Backend {
   }
 
   /** The view's elements in a new row-major array of `dtype`, outside the ledger. */
+  /** channelAffine in TypeScript: multiply, round, add, round, as the composition does. */
+  #channelAffine(x: View, scale: View, shift: View): CpuStorage {
+    const src = this.#materialize(x, x.dtype), a = this.#materialize(scale, x.dtype);
+    const b = this.#materialize(shift, x.dtype);
+    const out = this.#alloc(x.dtype, src.length);
+    const o = out.data, channels = x.shape[1], planes = x.shape[0] * channels;
+    const inner = planes === 0 ? 0 : src.length / planes;
+    // float32: the product rounds to float32 before the sum, as the composition's two ops round.
+    const round = x.dtype === "float32" ? Math.fround : (v: number) => v;
+    for (let p = 0, i = 0; p < planes; p++) {
+      const c = p % channels, k = a[c], m = b[c];
+      for (const end = i + inner; i < end; i++) o[i] = round(src[i] * k) + m;
+    }
+    return out;
+  }
+
   #materialize(x: View, dtype: DType): DataArray {
     const src = dataOf(x);
     const n = numel(x.shape);

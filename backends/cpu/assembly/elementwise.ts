@@ -395,3 +395,37 @@ export function scalarBinaryRow(op: i32, x: usize, xs: i32, s: f64, first: bool,
   else if (op == GT) scalarRow(GT, x, xs, s, first, o, n);
   else scalarRow(GE, x, xs, s, first, o, n);
 }
+
+/**
+ * out[p, i] = x[p, i] · scale[p % channels] + shift[p % channels] for planes
+ * p in [p0, p1) of `inner` elements each (x and out contiguous [N, C, inner]):
+ * evaluation-mode batch norm in one pass. Multiplied, then added, as the
+ * composition rounds.
+ */
+export function channelAffine(
+  x: usize,
+  scale: usize,
+  shift: usize,
+  o: usize,
+  channels: i32,
+  inner: i32,
+  p0: i32,
+  p1: i32,
+): void {
+  for (let p = p0; p < p1; p++) {
+    const ch = <usize>(p % channels) << 2;
+    const a = load<f32>(scale + ch), b = load<f32>(shift + ch);
+    const va = f32x4.splat(a), vb = f32x4.splat(b);
+    const base = <usize>p * <usize>inner << 2;
+    const s = x + base, d = o + base;
+    let i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      const q = <usize>i << 2;
+      v128.store(d + q, f32x4.add(f32x4.mul(v128.load(s + q), va), vb));
+    }
+    for (; i < inner; i++) {
+      const q = <usize>i << 2;
+      store<f32>(d + q, load<f32>(s + q) * a + b);
+    }
+  }
+}

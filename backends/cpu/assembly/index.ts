@@ -6,7 +6,16 @@ export { gemmScratchBytes, packBAll, packedBBytes, sgemm, sgemmConv, sgemmPacked
 export { col2im, im2col } from "./conv";
 export { winogradGradOutput, winogradInput, winogradOutput, winogradWeightGrad, winogradWeights } from "./winograd";
 export { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "./pool";
-export { binaryRow, copyRow, fill32, scalarBinaryRow, transpose, unaryRow, whereRow } from "./elementwise";
+export {
+  binaryRow,
+  channelAffine,
+  copyRow,
+  fill32,
+  scalarBinaryRow,
+  transpose,
+  unaryRow,
+  whereRow,
+} from "./elementwise";
 export { combineRow, demoteRow, fillF64, foldRow } from "./reduce";
 export { adamStep, sgdStep } from "./optim";
 export { fmaPeak } from "./peak";
