@@ -133,14 +133,14 @@ function tiles(m: number, n: number, parts: number): Tile[] {
  * stride 1, padding 1, no dilation (so the output is the input's size), enough
  * channels that the transforms cost little beside the products, and enough
  * 2×2 tiles over the batch for 16 products of decent width. Measured on
- * ResNet's shapes (one thread, direct-equivalent GFLOP/s, Winograd vs
- * direct): 64 channels on 56² 46 vs 29; 256 on 14², batch 4, 55 vs 34; 256 on
- * 14², batch 1 (49 tiles), 33 vs 31; 512 on 7², batch 1 (16 tiles), 13 vs 27.
+ * ResNet's shapes at batch 1 with the 4×8 gemm kernel and the SIMD weight
+ * transform (2 threads, median ms, Winograd vs im2col + gemm): 256 channels
+ * on 14² (49 tiles) 2.9 vs 4.7; 512 on 7² (16 tiles) 9.0 vs 5.4.
  */
 function winogradFits(s: Conv2dSizes): boolean {
   const tiles = s.n * ((s.h + 1) >> 1) * ((s.w + 1) >> 1);
   return s.kh === 3 && s.kw === 3 && s.strideH === 1 && s.strideW === 1 && s.padH === 1 && s.padW === 1 &&
-    s.dilationH === 1 && s.dilationW === 1 && s.c / s.groups >= 16 && s.o / s.groups >= 16 && tiles >= 96;
+    s.dilationH === 1 && s.dilationW === 1 && s.c / s.groups >= 16 && s.o / s.groups >= 16 && tiles >= 48;
 }
 
 /** Chunks per thread: enough that a thread slowed by a busy core takes fewer, few enough to keep calls cheap. */

@@ -135,6 +135,8 @@ const GEOMETRIES: { name: string; x: Shape; w: Shape; g: Conv2dGeometry }[] = [
   { name: "512 channels on 7x7 (threads split rows)", x: [1, 256, 7, 7], w: [512, 256, 3, 3], g: geom(1, 1, 1, 1) },
   { name: "Winograd on odd sizes, in groups", x: [2, 32, 9, 13], w: [32, 16, 3, 3], g: geom(1, 1, 1, 2) },
   { name: "Winograd on a wide image (4 tiles at a time)", x: [1, 16, 10, 40], w: [16, 16, 3, 3], g: geom(1, 1, 1, 1) },
+  // 19 input channels: the weight transform takes four at a time, then a tail of three.
+  { name: "Winograd with channels not a multiple of 4", x: [1, 19, 14, 14], w: [17, 19, 3, 3], g: geom(1, 1, 1, 1) },
 ];
 
 function geom(stride: number, padding: number, dilation: number, groups: number): Conv2dGeometry {

@@ -127,27 +127,74 @@ function inputTile(plane: usize, h: i32, w: i32, y0: i32, tx: i32, o: usize, xi:
 
 /**
  * Transforms the 3×3 kernels of rows [o0, o1) of w ([rows, cols, 3, 3]) into
- * U[ξ][o][c] (U is [16][rows][cols]).
+ * U[ξ][o][c] (U is [16][rows][cols]). Four input channels at a time: their 36
+ * weights are 9 vector loads, transposed by shuffles into one vector per tap,
+ * and each of the 16 outputs is one vector store (U is contiguous in c), where
+ * one channel at a time took 25 bounds-checked scalar accesses per kernel.
  */
 export function winogradWeights(w: usize, o0: i32, o1: i32, cols: i32, rows: i32, u: usize): void {
   const xi = <usize>rows * <usize>cols << 2;
+  const half = f32x4.splat(0.5);
   for (let o = o0; o < o1; o++) {
-    for (let c = 0; c < cols; c++) {
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
       const g = w + (<usize>((o * cols + c) * 9) << 2);
+      const v0 = v128.load(g, 0);
+      const v1 = v128.load(g, 16);
+      const v2 = v128.load(g, 32);
+      const v3 = v128.load(g, 48);
+      const v4 = v128.load(g, 64);
+      const v5 = v128.load(g, 80);
+      const v6 = v128.load(g, 96);
+      const v7 = v128.load(g, 112);
+      const v8 = v128.load(g, 128);
+      const a0 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v2, 0, 5, 0, 5), v128.shuffle<f32>(v4, v6, 2, 7, 2, 7), 0, 1, 4, 5);
+      const a1 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v2, 1, 6, 1, 6), v128.shuffle<f32>(v4, v7, 3, 4, 3, 4), 0, 1, 4, 5);
+      const a2 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v2, 2, 7, 2, 7), v128.shuffle<f32>(v5, v7, 0, 5, 0, 5), 0, 1, 4, 5);
+      const b0 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v3, 3, 4, 3, 4), v128.shuffle<f32>(v5, v7, 1, 6, 1, 6), 0, 1, 4, 5);
+      const b1 = v128.shuffle<f32>(v128.shuffle<f32>(v1, v3, 0, 5, 0, 5), v128.shuffle<f32>(v5, v7, 2, 7, 2, 7), 0, 1, 4, 5);
+      const b2 = v128.shuffle<f32>(v128.shuffle<f32>(v1, v3, 1, 6, 1, 6), v128.shuffle<f32>(v5, v8, 3, 4, 3, 4), 0, 1, 4, 5);
+      const e0 = v128.shuffle<f32>(v128.shuffle<f32>(v1, v3, 2, 7, 2, 7), v128.shuffle<f32>(v6, v8, 0, 5, 0, 5), 0, 1, 4, 5);
+      const e1 = v128.shuffle<f32>(v128.shuffle<f32>(v1, v4, 3, 4, 3, 4), v128.shuffle<f32>(v6, v8, 1, 6, 1, 6), 0, 1, 4, 5);
+      const e2 = v128.shuffle<f32>(v128.shuffle<f32>(v2, v4, 0, 5, 0, 5), v128.shuffle<f32>(v6, v8, 2, 7, 2, 7), 0, 1, 4, 5);
       // G g: 4 rows × 3 columns from the kernel's rows a, b, e
+      const m10 = f32x4.mul(f32x4.add(f32x4.add(a0, b0), e0), half);
+      const m11 = f32x4.mul(f32x4.add(f32x4.add(a1, b1), e1), half);
+      const m12 = f32x4.mul(f32x4.add(f32x4.add(a2, b2), e2), half);
+      const m20 = f32x4.mul(f32x4.add(f32x4.sub(a0, b0), e0), half);
+      const m21 = f32x4.mul(f32x4.add(f32x4.sub(a1, b1), e1), half);
+      const m22 = f32x4.mul(f32x4.add(f32x4.sub(a2, b2), e2), half);
+      const out = u + (<usize>(o * cols + c) << 2);
+      // (G g) Gᵀ: each row [p, q, s] → [p, (p+q+s)/2, (p−q+s)/2, s]
+      v128.store(out, a0);
+      v128.store(out + xi, f32x4.mul(f32x4.add(f32x4.add(a0, a1), a2), half));
+      v128.store(out + 2 * xi, f32x4.mul(f32x4.add(f32x4.sub(a0, a1), a2), half));
+      v128.store(out + 3 * xi, a2);
+      v128.store(out + 4 * xi, m10);
+      v128.store(out + 5 * xi, f32x4.mul(f32x4.add(f32x4.add(m10, m11), m12), half));
+      v128.store(out + 6 * xi, f32x4.mul(f32x4.add(f32x4.sub(m10, m11), m12), half));
+      v128.store(out + 7 * xi, m12);
+      v128.store(out + 8 * xi, m20);
+      v128.store(out + 9 * xi, f32x4.mul(f32x4.add(f32x4.add(m20, m21), m22), half));
+      v128.store(out + 10 * xi, f32x4.mul(f32x4.add(f32x4.sub(m20, m21), m22), half));
+      v128.store(out + 11 * xi, m22);
+      v128.store(out + 12 * xi, e0);
+      v128.store(out + 13 * xi, f32x4.mul(f32x4.add(f32x4.add(e0, e1), e2), half));
+      v128.store(out + 14 * xi, f32x4.mul(f32x4.add(f32x4.sub(e0, e1), e2), half));
+      v128.store(out + 15 * xi, e2);
+    }
+    for (; c < cols; c++) {
+      const g = w + (<usize>((o * cols + c) * 9) << 2);
       const a0 = load<f32>(g), a1 = load<f32>(g, 4), a2 = load<f32>(g, 8);
       const b0 = load<f32>(g, 12), b1 = load<f32>(g, 16), b2 = load<f32>(g, 20);
       const e0 = load<f32>(g, 24), e1 = load<f32>(g, 28), e2 = load<f32>(g, 32);
-      const m00 = a0, m01 = a1, m02 = a2;
       const m10 = (a0 + b0 + e0) * 0.5, m11 = (a1 + b1 + e1) * 0.5, m12 = (a2 + b2 + e2) * 0.5;
       const m20 = (a0 - b0 + e0) * 0.5, m21 = (a1 - b1 + e1) * 0.5, m22 = (a2 - b2 + e2) * 0.5;
-      const m30 = e0, m31 = e1, m32 = e2;
       const out = u + (<usize>(o * cols + c) << 2);
-      // (G g) Gᵀ: each row [p, q, s] → [p, (p+q+s)/2, (p−q+s)/2, s]
-      store<f32>(out, m00);
-      store<f32>(out + xi, (m00 + m01 + m02) * 0.5);
-      store<f32>(out + 2 * xi, (m00 - m01 + m02) * 0.5);
-      store<f32>(out + 3 * xi, m02);
+      store<f32>(out, a0);
+      store<f32>(out + xi, (a0 + a1 + a2) * 0.5);
+      store<f32>(out + 2 * xi, (a0 - a1 + a2) * 0.5);
+      store<f32>(out + 3 * xi, a2);
       store<f32>(out + 4 * xi, m10);
       store<f32>(out + 5 * xi, (m10 + m11 + m12) * 0.5);
       store<f32>(out + 6 * xi, (m10 - m11 + m12) * 0.5);
@@ -156,10 +203,10 @@ export function winogradWeights(w: usize, o0: i32, o1: i32, cols: i32, rows: i32
       store<f32>(out + 9 * xi, (m20 + m21 + m22) * 0.5);
       store<f32>(out + 10 * xi, (m20 - m21 + m22) * 0.5);
       store<f32>(out + 11 * xi, m22);
-      store<f32>(out + 12 * xi, m30);
-      store<f32>(out + 13 * xi, (m30 + m31 + m32) * 0.5);
-      store<f32>(out + 14 * xi, (m30 - m31 + m32) * 0.5);
-      store<f32>(out + 15 * xi, m32);
+      store<f32>(out + 12 * xi, e0);
+      store<f32>(out + 13 * xi, (e0 + e1 + e2) * 0.5);
+      store<f32>(out + 14 * xi, (e0 - e1 + e2) * 0.5);
+      store<f32>(out + 15 * xi, e2);
     }
   }
 }
