@@ -910,6 +910,22 @@ export class WasmKernels {
           fn: "scalarBinaryRow",
           args: [code, xp + (o[k] + s0 * xs) * 4, xs, s, first ? 1 : 0, out.ptr + (o[2] + s0) * ob, count],
         }));
+      } else if (plan.outerShape.length === 1 && this.#threads(n, PARALLEL_ELEMENTS) === 1) {
+        // One outer dim (a bias over a batch): every row in one call.
+        const [aRow, bRow] = plan.outerStrides.map((s) => s[0] * 4);
+        this.#x.binaryRows(
+          code,
+          ra.ptr,
+          as,
+          aRow,
+          rb.ptr,
+          bs,
+          bRow,
+          out.ptr,
+          plan.rowLength * ob,
+          plan.rowLength,
+          plan.rows,
+        );
       } else {
         this.#rows(plan, [0, 0, 0], n, (o, s0, count) => ({
           fn: "binaryRow",

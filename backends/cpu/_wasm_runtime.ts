@@ -41,6 +41,7 @@ export const KERNEL_NAMES = [
   "adamStep",
   "sgdStep",
   "channelAffine",
+  "binaryRows",
   "fmaPeak",
 ] as const;
 

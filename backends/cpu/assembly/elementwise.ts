@@ -163,6 +163,32 @@ export function binaryRow(op: i32, a: usize, as: i32, b: usize, bs: i32, o: usiz
   else compareRow(GE, a, as, b, bs, o, n);
 }
 
+/**
+ * binaryRow over `rows` rows in one call, row r starting at a + r·aRow,
+ * b + r·bRow and o + r·oRow (byte steps): a broadcast op such as a bias add
+ * over a batch is one call instead of one per row.
+ */
+export function binaryRows(
+  op: i32,
+  a: usize,
+  as: i32,
+  aRow: i32,
+  b: usize,
+  bs: i32,
+  bRow: i32,
+  o: usize,
+  oRow: i32,
+  n: i32,
+  rows: i32,
+): void {
+  for (let r = 0; r < rows; r++) {
+    binaryRow(op, a, as, b, bs, o, n);
+    a += <usize>aRow;
+    b += <usize>bRow;
+    o += <usize>oRow;
+  }
+}
+
 // @ts-ignore: decorator
 @inline function unary(op: i32, x: v128): v128 {
   if (op == NEG) return f32x4.neg(x);

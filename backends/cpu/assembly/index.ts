@@ -8,6 +8,7 @@ export { winogradGradOutput, winogradInput, winogradOutput, winogradWeightGrad, 
 export { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "./pool";
 export {
   binaryRow,
+  binaryRows,
   channelAffine,
   copyRow,
   fill32,
