@@ -42,6 +42,8 @@ const MR = 4, NR = 8;
  */
 const PARALLEL_FLOPS = 4e6;
 const PARALLEL_ELEMENTS = 1 << 19;
+/** Elements of B past which the threads that share it pack it together (a 1000×100 weight: ~40 µs alone). */
+const PARALLEL_PACK = 1 << 15;
 /**
  * Rows shorter than this cost more in calls than the kernels save, so
  * kernels: "auto" leaves them to the TypeScript loops.
@@ -330,7 +332,16 @@ export class WasmKernels {
     const shares = parts > 1 ? tiles(m, n, parts) : [[0, m, 0, n] as const];
     if (shares.length > 1 && shares[0][3] === n) {
       const packed = this.arena.scratch(this.#x.packedBBytes(k, n));
-      this.#x.packBAll(b, brs, bcs, k, n, packed);
+      const threads = this.#threads(k * n, PARALLEL_PACK);
+      if (threads === 1) this.#x.packBAll(b, brs, bcs, k, n, packed);
+      else {
+        // Packed on every thread, disjoint panels each, before any chunk multiplies.
+        const panels = ranges(Math.ceil(n / NR), threads, 1);
+        this.runtime.run(
+          panels.map(([q0, q1]) => [{ fn: "packBPanels", args: [b, brs, bcs, k, n, q0, q1, packed] }]),
+          threads,
+        );
+      }
       return shares.map(([i0, i1]) => [
         gemmCall("sgemmPacked", [i1 - i0, n, k, a + i0 * ars * 4, ars, acs, packed, c + i0 * ldc * 4, ldc, 0]),
       ]);

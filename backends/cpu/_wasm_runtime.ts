@@ -42,6 +42,7 @@ export const KERNEL_NAMES = [
   "sgdStep",
   "channelAffine",
   "binaryRows",
+  "packBPanels",
   "fmaPeak",
 ] as const;
 

@@ -409,6 +409,22 @@ export function packBAll(b: usize, brs: i32, bcs: i32, k: i32, n: i32, dst: usiz
   }
 }
 
+/**
+ * Packs 8-column panels [q0, q1) of a strided k×n B into packBAll's layout
+ * at `dst`: threads that share B pack disjoint panels of it side by side.
+ */
+export function packBPanels(b: usize, brs: i32, bcs: i32, k: i32, n: i32, q0: i32, q1: i32, dst: usize): void {
+  const ncBlock = balanced(n, NC, NR), kcBlock = balanced(k, KC, 4);
+  for (let q = q0; q < q1; q++) {
+    const j = q * NR, jc = j / ncBlock * ncBlock;
+    const nc = min(ncBlock, n - jc), cols = min(NR, n - j);
+    for (let pc = 0; pc < k; pc += kcBlock) {
+      const kc = min(kcBlock, k - pc);
+      packB(b, brs, bcs, pc, kc, j, cols, dst + packedOffset(k, jc, pc, nc) + (<usize>((j - jc) * kc) << 2));
+    }
+  }
+}
+
 /** C (+)= A · B with B packed by packBAll (same k and n). */
 export function sgemmPacked(
   m: i32,
