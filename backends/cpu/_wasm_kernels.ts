@@ -34,14 +34,14 @@ const BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 
 /** The micro-kernel's tile: column splits between threads keep to multiples of NR, row splits of MR. */
 const MR = 4, NR = 8;
 /**
- * Work below which a kernel stays on the calling thread: posting a job to a
- * worker and collecting it costs ~20 µs, and waking a sleeping one more
- * (bench/cpu_kernels_bench.ts --only=crossover, 2 threads vs 1, medians of
- * two runs: a 128³ product 142 vs 135 µs, 192³ 283 vs 358 µs; adding 256K
- * floats 69 vs 66 µs, 1M floats 236 vs 322 µs).
+ * Work below which a kernel stays on the calling thread. Workers spin for a
+ * while between jobs (_pool.ts), so a job costs a few µs to post and collect
+ * (bench/cpu_kernels_bench.ts --only=crossover, 1 thread vs 2, medians: a
+ * 64³ product 17 vs 19 µs, 96³ 51 vs 46 µs, 128³ 124 vs 80 µs; adding 64K
+ * floats 22 vs 18 µs, 256K floats 55 vs 41 µs, 1M floats 225 vs 146 µs).
  */
-const PARALLEL_FLOPS = 4e6;
-const PARALLEL_ELEMENTS = 1 << 19;
+const PARALLEL_FLOPS = 2e6;
+const PARALLEL_ELEMENTS = 1 << 17;
 /** Elements of B past which the threads that share it pack it together (a 1000×100 weight: ~40 µs alone). */
 const PARALLEL_PACK = 1 << 15;
 /**
