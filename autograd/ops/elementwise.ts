@@ -362,7 +362,8 @@ export function pow(a: Tensor | number, b: Tensor | number): Tensor {
     // PowBackward0: d/da a^e = e * a^(e-1), and 0 where e == 0.
     return recordBinary(out, "PowBackward0", a, b, [a as Tensor], (g, [sa]) => {
       if (b === 0) return [zerosLike(sa), null];
-      return [g.mul(pow(sa, b - 1)).mul(b), null];
+      // a^1 is a exactly: the square of every loss skips a pow pass.
+      return [g.mul(b === 2 ? sa : pow(sa, b - 1)).mul(b), null];
     });
   }
   return recordBinary(out, "PowBackward1", a, b, [...savedOperands(a, b, true, true), out], (g, saved) => {
