@@ -332,16 +332,15 @@ export class WasmKernels {
     const shares = parts > 1 ? tiles(m, n, parts) : [[0, m, 0, n] as const];
     if (shares.length > 1 && shares[0][3] === n) {
       const packed = this.arena.scratch(this.#x.packedBBytes(k, n));
+      // Packed before any chunk multiplies: by this thread alone, or by every thread, disjoint panels each.
       const threads = this.#threads(k * n, PARALLEL_PACK);
-      if (threads === 1) this.#x.packBAll(b, brs, bcs, k, n, packed);
-      else {
-        // Packed on every thread, disjoint panels each, before any chunk multiplies.
-        const panels = ranges(Math.ceil(n / NR), threads, 1);
-        this.runtime.run(
-          panels.map(([q0, q1]) => [{ fn: "packBPanels", args: [b, brs, bcs, k, n, q0, q1, packed] }]),
-          threads,
-        );
-      }
+      this.runtime.run(
+        ranges(Math.ceil(n / NR), threads, 1).map(([q0, q1]) => [{
+          fn: "packBPanels",
+          args: [b, brs, bcs, k, n, q0, q1, packed],
+        }]),
+        threads,
+      );
       return shares.map(([i0, i1]) => [
         gemmCall("sgemmPacked", [i1 - i0, n, k, a + i0 * ars * 4, ars, acs, packed, c + i0 * ldc * 4, ldc, 0]),
       ]);

@@ -13,7 +13,6 @@ export const KERNEL_NAMES = [
   "sgemm",
   "sgemmConv",
   "sgemmPacked",
-  "packBAll",
   "packedBBytes",
   "gemmScratchBytes",
   "im2col",

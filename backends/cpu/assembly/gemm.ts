@@ -40,7 +40,7 @@ import { CONV_DH, CONV_DW, CONV_H, CONV_KH, CONV_KW, CONV_OW, CONV_PH, CONV_PW, 
 /** B is the im2col unfolding of an image described by a conv record. */
 // @ts-ignore: decorator
 @inline const B_CONV: i32 = 1;
-/** B is already packed, every block, by packBAll. */
+/** B is already packed, every block, by packBPanels. */
 // @ts-ignore: decorator
 @inline const B_PACKED: i32 = 2;
 
@@ -384,34 +384,22 @@ export function sgemm(
   driver(m, n, k, a, ars, acs, B_STRIDED, b, brs, bcs, 0, c, ldc, accumulate, scratch);
 }
 
-/** Where block (jc, pc) of a k-row B starts in packBAll's layout: blocks of columns, each all its k rows. */
+/** Where block (jc, pc) of a packed k-row B starts: blocks of columns, each all its k rows. */
 // @ts-ignore: decorator
 @inline function packedOffset(k: i32, jc: i32, pc: i32, nc: i32): usize {
   return <usize>(jc * k + pc * ((nc + NR - 1) / NR * NR)) << 2;
 }
 
-/** Bytes packBAll writes for a k×n B. */
+/** Bytes packBPanels writes for all of a k×n B. */
 export function packedBBytes(k: i32, n: i32): i32 {
   return ((n + NR - 1) / NR * NR) * k * 4;
 }
 
 /**
- * Packs all of a strided k×n B, block by block as the driver reads it, so
- * threads that share B (each taking rows of A) pack it once between them.
- */
-export function packBAll(b: usize, brs: i32, bcs: i32, k: i32, n: i32, dst: usize): void {
-  const ncBlock = balanced(n, NC, NR), kcBlock = balanced(k, KC, 4);
-  for (let jc = 0; jc < n; jc += ncBlock) {
-    const nc = min(ncBlock, n - jc);
-    for (let pc = 0; pc < k; pc += kcBlock) {
-      packB(b, brs, bcs, pc, min(kcBlock, k - pc), jc, nc, dst + packedOffset(k, jc, pc, nc));
-    }
-  }
-}
-
-/**
- * Packs 8-column panels [q0, q1) of a strided k×n B into packBAll's layout
- * at `dst`: threads that share B pack disjoint panels of it side by side.
+ * Packs 8-column panels [q0, q1) of a strided k×n B, block by block as the
+ * driver reads it (packedOffset's layout), at `dst`: threads that share B
+ * (each taking rows of A) pack disjoint panels of it side by side, once
+ * between them; [0, ⌈n/8⌉) packs all of it.
  */
 export function packBPanels(b: usize, brs: i32, bcs: i32, k: i32, n: i32, q0: i32, q1: i32, dst: usize): void {
   const ncBlock = balanced(n, NC, NR), kcBlock = balanced(k, KC, 4);
@@ -425,7 +413,7 @@ export function packBPanels(b: usize, brs: i32, bcs: i32, k: i32, n: i32, q0: i3
   }
 }
 
-/** C (+)= A · B with B packed by packBAll (same k and n). */
+/** C (+)= A · B with B packed by packBPanels (same k and n). */
 export function sgemmPacked(
   m: i32,
   n: i32,

@@ -2,7 +2,7 @@
 // calls (../_wasm_kernels.ts). `deno task build:wasm` compiles this tree with
 // AssemblyScript into ../wasm/kernels_relaxed.wasm and ../wasm/kernels_simd.wasm.
 
-export { gemmScratchBytes, packBAll, packBPanels, packedBBytes, sgemm, sgemmConv, sgemmPacked } from "./gemm";
+export { gemmScratchBytes, packBPanels, packedBBytes, sgemm, sgemmConv, sgemmPacked } from "./gemm";
 export { col2im, im2col } from "./conv";
 export { winogradGradOutput, winogradInput, winogradOutput, winogradWeightGrad, winogradWeights } from "./winograd";
 export { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "./pool";
