@@ -166,6 +166,18 @@ export const CASE_KINDS = ["matmul", "conv", "forward", "train", "mlp"] as const
 /** A kind of case of the race. */
 export type CaseKind = typeof CASE_KINDS[number];
 
+/** The comma-separated names of a list flag, each one of `allowed`. */
+function namesFrom<T extends string>(value: string, allowed: readonly T[], flag: string, what: string): Set<T> {
+  const names = new Set<T>();
+  for (const name of value.split(",")) {
+    if (!(allowed as readonly string[]).includes(name)) {
+      throw new RangeError(`${flag}: unknown ${what} "${name}"; expected some of ${allowed.join(", ")}`);
+    }
+    names.add(name as T);
+  }
+  return names;
+}
+
 /**
  * Parses the race's flags.
  *
@@ -197,23 +209,9 @@ export function parseOptions(args: readonly string[]): Options {
     else if (name === "--threads") {
       threads = Number(value());
       if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`--threads must be an integer >= 1`);
-    } else if (name === "--only") {
-      only = new Set();
-      for (const s of value().split(",")) {
-        if (!(SECTIONS as readonly string[]).includes(s)) {
-          throw new RangeError(`--only: unknown section "${s}"; expected some of ${SECTIONS.join(", ")}`);
-        }
-        only.add(s as SectionName);
-      }
-    } else if (name === "--cases") {
-      cases = new Set();
-      for (const c of value().split(",")) {
-        if (!(CASE_KINDS as readonly string[]).includes(c)) {
-          throw new RangeError(`--cases: unknown case "${c}"; expected some of ${CASE_KINDS.join(", ")}`);
-        }
-        cases.add(c as CaseKind);
-      }
-    } else throw new TypeError(`unknown flag ${args[i]}`);
+    } else if (name === "--only") only = namesFrom(value(), SECTIONS, "--only", "section");
+    else if (name === "--cases") cases = namesFrom(value(), CASE_KINDS, "--cases", "case");
+    else throw new TypeError(`unknown flag ${args[i]}`);
   }
   const complete = mode === "full" && only === undefined && cases === undefined;
   return {
