@@ -83,6 +83,8 @@ export interface Plan {
   readonly minSamples: number;
   /** a sample runs the case for at least this long */
   readonly sampleMs: number;
+  /** the warm-up runs the case for at least this long, so that a JIT's code reaches its optimising tier */
+  readonly warmupMs: number;
   /** time one contender may spend on one case, warm-up included */
   readonly budgetMs: number;
   /** the digits demo's epochs in the kernels comparison */
@@ -103,6 +105,7 @@ export const PLANS: Readonly<Record<Plan["mode"], Plan>> = {
     rounds: 7,
     minSamples: 3,
     sampleMs: 60,
+    warmupMs: 1500,
     budgetMs: 60_000,
     digitsEpochs: 12,
     serveRequests: 1000,
@@ -117,6 +120,7 @@ export const PLANS: Readonly<Record<Plan["mode"], Plan>> = {
     rounds: 3,
     minSamples: 1,
     sampleMs: 30,
+    warmupMs: 500,
     budgetMs: 15_000,
     digitsEpochs: 2,
     serveRequests: 200,
@@ -132,6 +136,7 @@ export const PLANS: Readonly<Record<Plan["mode"], Plan>> = {
     rounds: 2,
     minSamples: 1,
     sampleMs: 5,
+    warmupMs: 20,
     budgetMs: 10_000,
     digitsEpochs: 1,
     serveRequests: 50,
@@ -278,7 +283,10 @@ async function raceCase(entries: Record<string, Entry>, plan: Plan): Promise<Rec
     try {
       // Warm-up: the first run compiles (WebAssembly's baseline tier, tfjs's kernels) and starts workers.
       let first = await s.sample(0);
-      if (first < 1000) first = await s.sample(Math.min(plan.sampleMs * 3, 300));
+      // JavaScript and WebAssembly reach their optimising tiers only after many runs (a small training step's
+      // first 0.5 s ran up to 2× slower than the rest), so fast cases keep running for warmupMs; PyTorch's
+      // process gets the same.
+      if (first < 1000) first = await s.sample(plan.warmupMs);
       wanted[k] = first * (plan.rounds + 1) <= plan.budgetMs
         ? plan.rounds
         : Math.min(plan.rounds, Math.max(plan.minSamples, Math.floor(plan.budgetMs / first) - 1));
@@ -870,7 +878,8 @@ export async function race(options: Options): Promise<RaceReport> {
     loadBefore,
     loadAfter: Deno.loadavg(),
     mode: plan.mode === "full" ? "full" : `--${plan.mode}`,
-    method: `per case: warm-up, then ${plan.rounds} rounds rotating through the contenders, one sample of at least ` +
+    method:
+      `per case: a warm-up of at least ${plan.warmupMs} ms, then ${plan.rounds} rounds rotating through the contenders, one sample of at least ` +
       `${plan.sampleMs} ms each per round (at least ${plan.minSamples} for one slower than ` +
       `${formatMs(plan.budgetMs / (plan.rounds + 1))} a run); medians`,
   };
