@@ -115,9 +115,16 @@ function ranges(total: number, parts: number, align: number): [number, number][]
 type Tile = readonly [i0: number, i1: number, j0: number, j1: number];
 
 /**
+ * A row split shares one packed B, which costs a dispatch of its own (every
+ * thread packs, then every thread multiplies); columns win unless they pad
+ * more than this much extra work.
+ */
+const COLUMN_BIAS = 1.1;
+
+/**
  * How an m×n product splits into `parts` chunks: column ranges (multiples of
  * NR) or row ranges (multiples of MR), whichever leaves the biggest chunk the
- * least padded work. Columns suit wide products (a conv's early layers),
+ * least padded work (see COLUMN_BIAS). Columns suit wide products (a conv's early layers),
  * rows tall ones (its late layers, 7×7 images with 512 channels).
  */
 function tiles(m: number, n: number, parts: number): Tile[] {
@@ -125,7 +132,7 @@ function tiles(m: number, n: number, parts: number): Tile[] {
   const byCols = ranges(n, parts, NR), byRows = ranges(m, parts, MR);
   const colCost = pad(m, MR) * Math.max(...byCols.map(([a, b]) => pad(b - a, NR)));
   const rowCost = pad(n, NR) * Math.max(...byRows.map(([a, b]) => pad(b - a, MR)));
-  return colCost <= rowCost
+  return colCost <= rowCost * COLUMN_BIAS
     ? byCols.map(([j0, j1]) => [0, m, j0, j1] as const)
     : byRows.map(([i0, i1]) => [i0, i1, 0, n] as const);
 }
@@ -147,6 +154,14 @@ function winogradFits(s: Conv2dSizes): boolean {
 
 /** Chunks per thread: enough that a thread slowed by a busy core takes fewer, few enough to keep calls cheap. */
 const CHUNKS_PER_THREAD = 3;
+/**
+ * A product smaller than this many flops per thread runs one chunk per
+ * thread: more chunks re-read the shared operand and, split by rows, need a
+ * second dispatch to pack B first. Measured on tutorial 001's 64×1000·1000×100
+ * (12.8 MFLOP, 2 threads): one chunk each, split by columns, 169 µs; three
+ * each, by rows, 197 µs.
+ */
+const CHUNK_FLOPS = 16e6;
 
 /** A gemm call whose scratch (its last argument) is the running thread's slot 0. */
 function gemmCall(fn: "sgemm" | "sgemmConv" | "sgemmPacked", args: readonly number[]): Call {
@@ -371,9 +386,11 @@ export class WasmKernels {
       if (batches * m * n === 0) return out.storage;
       const ap = this.#addr(a), bp = this.#addr(b);
       const [sa0, sa1, sa2] = a.strides, [sb0, sb1, sb2] = b.strides;
-      const threads = this.#threads(2 * batches * m * n * k, PARALLEL_FLOPS);
-      const perBatch = threads === 1 || batches >= CHUNKS_PER_THREAD * threads;
-      const parts = perBatch ? 1 : Math.ceil(CHUNKS_PER_THREAD * threads / batches);
+      const flops = 2 * batches * m * n * k;
+      const threads = this.#threads(flops, PARALLEL_FLOPS);
+      const perThread = Math.min(CHUNKS_PER_THREAD, Math.max(1, Math.floor(flops / (threads * CHUNK_FLOPS))));
+      const perBatch = threads === 1 || batches >= perThread * threads;
+      const parts = perBatch ? 1 : Math.ceil(perThread * threads / batches);
       const chunks: Chunk[] = [];
       for (let bt = 0; bt < batches; bt++) {
         const ab = ap + bt * sa0 * 4, bb = bp + bt * sb0 * 4, cb = out.ptr + bt * m * n * 4;
