@@ -3,7 +3,7 @@
 // PyTorch orders them), so graphs thousands of ops deep are fine.
 
 import { setGradEnabled } from "./grad_mode.ts";
-import type { StorageRef } from "./storage_ref.ts";
+import { type StorageRef, storagesMadeSoFar } from "./storage_ref.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** What a node computes: one gradient per input (null where none flows). */
@@ -146,18 +146,22 @@ export class Node {
 export class AccumulateGrad extends Node {
   /** the leaf whose `.grad` this node fills */
   readonly variable: Tensor;
-  readonly #accumulate: (grad: Tensor, createGraph: boolean) => void;
+  readonly #accumulate: (grad: Tensor, createGraph: boolean, owned: boolean) => void;
 
   /** Makes the accumulator of one leaf. */
-  constructor(variable: Tensor, accumulate: (grad: Tensor, createGraph: boolean) => void) {
+  constructor(variable: Tensor, accumulate: (grad: Tensor, createGraph: boolean, owned: boolean) => void) {
     super("AccumulateGrad", [], null, []);
     this.variable = variable;
     this.#accumulate = accumulate;
   }
 
-  /** Adds `grad` into the leaf's `.grad`. */
-  accumulate(grad: Tensor, createGraph: boolean): void {
-    this.#accumulate(grad, createGraph);
+  /**
+   * Adds `grad` into the leaf's `.grad`. `owned` says nothing else will read
+   * `grad` or its storage (the engine made it for this leaf alone), so the
+   * leaf may take it as its `.grad` instead of a copy.
+   */
+  accumulate(grad: Tensor, createGraph: boolean, owned = false): void {
+    this.#accumulate(grad, createGraph, owned);
   }
 }
 
@@ -171,8 +175,10 @@ export interface WalkOptions {
   readonly capture?: readonly Node[];
   /** adds two gradients (the engine cannot import the ops) */
   readonly add: (a: Tensor, b: Tensor) => Tensor;
-  /** sets a retained non-leaf tensor's grad */
+  /** sets a retained non-leaf tensor's grad (to a copy) */
   readonly retain: (node: Node, grad: Tensor) => void;
+  /** the storage a tensor's elements live in (views share their base's) */
+  readonly storageOf: (t: Tensor) => StorageRef;
   /** told of every gradient a hook saw or returned (the caller must not free those) */
   readonly hooked?: (grad: Tensor) => void;
 }
@@ -264,14 +270,35 @@ export function runBackward(
       if (capture.has(node) || node.nextFunctions.some((n) => n !== null && needed!.has(n))) needed.add(node);
     }
   }
+  const firstNewStorage = storagesMadeSoFar();
   const buffer = new Map<Node, Tensor>();
   const captured = new Map<Node, Tensor>();
   const ready = new ReadyQueue();
   const executed: Node[] = [];
+  // How many times each gradient was handed on; one a caller or a hook has seen counts as shared.
+  const handed = new Map<Tensor, number>();
+  const share = (grad: Tensor) => handed.set(grad, 2);
   const addTo = (node: Node, grad: Tensor) => {
+    handed.set(grad, (handed.get(grad) ?? 0) + 1);
     const existing = buffer.get(node);
     buffer.set(node, existing === undefined ? grad : options.add(existing, grad));
   };
+  /**
+   * True when a leaf may keep `grad` itself (PyTorch's AccumulateGrad steals a
+   * gradient no one else references): its storage made by this walk (not a
+   * forward tensor's, not a seed's a caller holds), the tensor handed to this
+   * node alone and never seen by a hook, and no pending gradient sharing its
+   * storage (a view on its way to another node would see the leaf's later
+   * in-place accumulations).
+   */
+  const owned = (grad: Tensor) => {
+    if (options.createGraph || handed.get(grad) !== 1) return false;
+    const storage = options.storageOf(grad);
+    if (storage.serial < firstNewStorage) return false;
+    for (const pending of buffer.values()) if (options.storageOf(pending) === storage) return false;
+    return true;
+  };
+  rootGrads.forEach(share);
   roots.forEach((root, i) => addTo(root, rootGrads[i]));
   for (const root of new Set(roots)) if (!deps.has(root)) ready.push(root);
 
@@ -285,13 +312,18 @@ export function runBackward(
       if (grad !== undefined) {
         if (node.hasPreHooks) {
           options.hooked?.(grad);
+          share(grad);
           grad = node.runPreHooks(grad);
           options.hooked?.(grad);
+          share(grad);
         }
         options.retain(node, grad);
-        if (capture.has(node)) captured.set(node, grad);
+        if (capture.has(node)) {
+          captured.set(node, grad);
+          share(grad);
+        }
         if (node instanceof AccumulateGrad) {
-          if (options.accumulate) node.accumulate(grad, options.createGraph);
+          if (options.accumulate) node.accumulate(grad, options.createGraph, owned(grad));
         } else if (needed === undefined || needed.has(node)) {
           outs = node.apply(grad);
           executed.push(node);

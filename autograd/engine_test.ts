@@ -247,3 +247,46 @@ Deno.test("gradients handed to hooks stay readable after backward", () => {
   x.mul(3).sum().backward();
   assert.deepEqual(seen!.tolistSync(), [3, 3]);
 });
+
+Deno.test("a leaf keeps a gradient the walk made for it alone, and later backwards add into it", () => {
+  const w = torch.ones(3, 4, { requiresGrad: true });
+  const x = torch.arange(12).reshape(4, 3).float();
+  w.matmul(x).sum().backward();
+  const first = list(w.grad);
+  w.matmul(x).sum().backward();
+  assert.deepEqual(list(w.grad), (first as number[][]).map((row) => row.map((v) => 2 * v)));
+});
+
+Deno.test("a leaf's gradient never aliases a gradient the caller passed in", () => {
+  const x = torch.zeros(2, 3, { requiresGrad: true });
+  const seed = torch.tensor([1, 2, 3, 4, 5, 6]);
+  x.reshape(6).backward(seed); // the view's backward hands x a view of the seed
+  x.grad!.add_(100);
+  assert.deepEqual(list(seed), [1, 2, 3, 4, 5, 6]);
+  x.reshape(6).backward(seed);
+  assert.deepEqual(list(x.grad), [[102, 104, 106], [108, 110, 112]]);
+  assert.deepEqual(list(seed), [1, 2, 3, 4, 5, 6]);
+});
+
+Deno.test("a gradient a hook kept is not the leaf's .grad, so accumulating leaves it alone", () => {
+  const x = torch.ones(2, { requiresGrad: true });
+  let seen: torch.Tensor | undefined;
+  x.registerHook((g) => {
+    seen = g;
+  });
+  x.mul(3).sum().backward();
+  x.mul(3).sum().backward();
+  assert.deepEqual(list(x.grad), [6, 6]);
+  assert.deepEqual(list(seen!), [3, 3]);
+});
+
+Deno.test("a gradient whose storage another pending gradient shares is copied into .grad", () => {
+  // y's backward hands a and b views of one gradient: each leaf must own its own elements.
+  const a = torch.zeros(2, 2, { requiresGrad: true }), b = torch.zeros(4, { requiresGrad: true });
+  const y = torch.tensor([[1, 2], [3, 4]]);
+  const both = a.add(b.reshape(2, 2));
+  both.mul(y).sum().backward();
+  a.grad!.add_(10);
+  assert.deepEqual(list(b.grad), [1, 2, 3, 4]);
+  assert.deepEqual(list(a.grad), [[11, 12], [13, 14]]);
+});

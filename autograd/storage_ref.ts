@@ -6,10 +6,19 @@
 import type { Storage } from "@flint/backend";
 import type { Device } from "./device.ts";
 
+let storagesMade = 0;
+
+/** How many StorageRefs were made so far: a ref whose `serial` is at least this number is newer than the call. */
+export function storagesMadeSoFar(): number {
+  return storagesMade;
+}
+
 /** One storage, its device, its holders and its in-place version counter. */
 export class StorageRef {
   readonly device: Device;
   readonly storage: Storage;
+  /** the order it was made in (see storagesMadeSoFar) */
+  readonly serial = storagesMade++;
   /** bumped by every in-place write; autograd checks it on saved tensors */
   version = 0;
   #holders = 0;

@@ -7,6 +7,7 @@ import {
   type DType,
   DTYPES,
   formatShape,
+  isContiguous,
   isFloatingPoint,
   type Operand,
   type Shape,
@@ -248,11 +249,11 @@ export function edgeOf(t: Tensor): Node {
 /** The (unique) accumulator of a leaf. */
 export function accumulatorOf(t: Tensor): AccumulateGrad {
   const s = stateOf(t);
-  s.accumulator ??= new AccumulateGrad(t, (g, createGraph) => accumulateInto(t, g, createGraph));
+  s.accumulator ??= new AccumulateGrad(t, (g, createGraph, owned) => accumulateInto(t, g, createGraph, owned));
   return s.accumulator;
 }
 
-function accumulateInto(leaf: Tensor, g: Tensor, createGraph: boolean): void {
+function accumulateInto(leaf: Tensor, g: Tensor, createGraph: boolean, owned: boolean): void {
   const s = stateOf(leaf);
   if (g.shape.length !== s.shape.length || g.shape.some((d, i) => d !== s.shape[i])) {
     throw new Error(
@@ -264,8 +265,12 @@ function accumulateInto(leaf: Tensor, g: Tensor, createGraph: boolean): void {
     if (createGraph) {
       s.grad = keep(g);
     } else {
-      // The engine may hand the same tensor to several consumers: own a copy.
-      s.grad = keep(detachedCopy(g));
+      // A gradient the engine made for this leaf alone, laid out as the leaf is, becomes its .grad (PyTorch's
+      // AccumulateGrad steals it too): a 100×1000 weight's gradient is not copied every step. Anything else may
+      // be read elsewhere: the leaf owns a copy.
+      const gs = stateOf(g);
+      const take = owned && g.dtype === s.dtype && gs.ref.device === s.ref.device && isContiguous(g.shape, gs.strides);
+      s.grad = keep(take ? g.detach() : detachedCopy(g));
       engineOwnedGrads.add(s.grad);
     }
   } else if (createGraph) {

@@ -4,7 +4,7 @@
 import { formatShape, isFloatingPoint } from "@flint/backend";
 import { type GradHook, type Node, type RemovableHandle, runBackward } from "../engine.ts";
 import { noGrad } from "../grad_mode.ts";
-import { closeScope, keep, openScope } from "../storage_ref.ts";
+import { closeScope, keep, openScope, type StorageRef } from "../storage_ref.ts";
 import { stateOf, type Tensor } from "../tensor.ts";
 import type { BackwardOptions } from "../types.ts";
 import { accumulatorOf, addTensors, detachedCopy, edgeOf } from "./_core.ts";
@@ -12,6 +12,11 @@ import { onesLike } from "./creation.ts";
 
 // Non-leaf tensors that asked to keep their grad, by the node that makes them.
 const retained = new WeakMap<Node, Tensor>();
+
+/** A tensor's storage, for the engine's aliasing checks. */
+function storageOf(t: Tensor): StorageRef {
+  return stateOf(t).ref;
+}
 
 function retainInto(node: Node, grad: Tensor): void {
   const t = retained.get(node);
@@ -66,6 +71,7 @@ export function backward(t: Tensor, gradient: Tensor | undefined, options: Backw
       accumulate: true,
       add: addTensors,
       retain: retainInto,
+      storageOf,
       hooked,
     });
     return [];
@@ -143,6 +149,7 @@ export function grad(
       capture: targets,
       add: addTensors,
       retain: retainInto,
+      storageOf,
       hooked,
     });
     return [...captured.values()];

@@ -247,7 +247,7 @@ export function add(a: Tensor | number, b: Tensor | number, options: { alpha?: n
     ? b * alpha
     : computeBinary("mul", b, alpha, resultType(a, b));
   const out = computeBinary("add", a, scaledB, resultType(a, b));
-  return recordBinary(out, "AddBackward0", a, b, [], (g) => [g, alpha === 1 ? g : g.mul(alpha)]);
+  return recordBinary(out, "AddBackward0", a, b, [], (g) => [g, alpha === 1 || !requires(b) ? g : g.mul(alpha)]);
 }
 
 /** `a - alpha * b`, broadcasting. */
@@ -266,7 +266,8 @@ export function sub(a: Tensor | number, b: Tensor | number, options: { alpha?: n
     : computeBinary("mul", b, alpha, resultType(a, b));
   const out = computeBinary("sub", a, scaledB, resultType(a, b));
   const name = a instanceof Tensor ? "SubBackward0" : "RsubBackward1";
-  return recordBinary(out, name, a, b, [], (g) => [g, g.mul(-alpha)]);
+  // No pass for an operand that needs no gradient (a loss's target).
+  return recordBinary(out, name, a, b, [], (g) => [g, requires(b) ? g.mul(-alpha) : null]);
 }
 
 /** `other - x`, as `torch.rsub(x, other)`. */
