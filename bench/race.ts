@@ -236,8 +236,8 @@ export function parseOptions(args: readonly string[]): Options {
 interface Sampler {
   sample(minMs: number): Promise<number>;
   dispose(): void | Promise<void>;
-  /** a pause after each sample, while the sampler's threads still spin (OpenBLAS's for up to ~0.1 s) */
-  readonly settleMs?: number;
+  /** resolves when the sampler's threads have stopped spinning after a sample (OpenBLAS's spin for ~0.1 s) */
+  settle?(): Promise<void>;
 }
 type Entry = Sampler | { na: string };
 
@@ -287,6 +287,8 @@ async function raceCase(entries: Record<string, Entry>, plan: Plan): Promise<Rec
       // first 0.5 s ran up to 2× slower than the rest), so fast cases keep running for warmupMs; PyTorch's
       // process gets the same.
       if (first < 1000) first = await s.sample(plan.warmupMs);
+      // The first round's first sample follows the last warm-up: it must not share the cores with its threads.
+      await s.settle?.();
       wanted[k] = first * (plan.rounds + 1) <= plan.budgetMs
         ? plan.rounds
         : Math.min(plan.rounds, Math.max(plan.minSamples, Math.floor(plan.budgetMs / first) - 1));
@@ -310,7 +312,7 @@ async function raceCase(entries: Record<string, Entry>, plan: Plan): Promise<Rec
         await Promise.resolve(sampler.dispose()).catch(() => {});
         continue;
       }
-      if (sampler.settleMs) await new Promise((resolve) => setTimeout(resolve, sampler.settleMs));
+      await sampler.settle?.();
     }
   }
   for (const k of live) if ("sample" in all[k]) await (all[k] as Sampler).dispose();
@@ -518,7 +520,7 @@ async function entries(spec: Spec, plan: Plan, torchProcesses: Torch): Promise<R
       return {
         sample: (minMs: number) => process.sample(id, minMs),
         dispose: () => process.drop(id),
-        settleMs: plan.mode === "tiny" ? 0 : 150,
+        settle: () => process.settle(plan.mode === "tiny" ? 0 : 150),
       };
     });
   }

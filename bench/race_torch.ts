@@ -81,6 +81,11 @@ export class TorchProcess {
     this.#lines = lines;
   }
 
+  /** the process id */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Versions, threads and the BLAS path, as the process reported them at start-up. */
   get info(): TorchInfo {
     return this.#info!;
@@ -156,6 +161,24 @@ export class TorchProcess {
     await this.#ask({ cmd: "drop", id });
   }
 
+  /**
+   * Resolves once the process has stopped using the CPU: after a sample its
+   * BLAS threads spin for up to ~0.1 s (OpenBLAS's thread timeout), and a
+   * contender timed meanwhile would share its cores with them. Reads the
+   * threads' CPU time from /proc; where there is none, waits `fallbackMs`.
+   */
+  async settle(fallbackMs = 150, limitMs = 2000): Promise<void> {
+    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    let before = cpuNanos(this.pid);
+    if (before === undefined) return await sleep(fallbackMs);
+    for (const t0 = performance.now(); performance.now() - t0 < limitMs;) {
+      await sleep(10);
+      const now = cpuNanos(this.pid);
+      if (now === undefined || now - before < IDLE_NS_PER_10MS) return;
+      before = now;
+    }
+  }
+
   /** Ends the process. */
   async close(): Promise<void> {
     try {
@@ -163,6 +186,22 @@ export class TorchProcess {
       await this.#writer.close();
     } catch { /* already gone */ }
     await this.#child.status;
+  }
+}
+
+/** CPU time over 10 ms below which a process counts as idle (5%: its Python thread polling stdin is not work). */
+const IDLE_NS_PER_10MS = 0.5e6;
+
+/** The CPU time all of a process's threads have used, in ns, from /proc (Linux), or undefined. */
+function cpuNanos(pid: number): number | undefined {
+  try {
+    let total = 0;
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      total += Number(Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`).split(" ")[0]);
+    }
+    return total;
+  } catch {
+    return undefined;
   }
 }
 
