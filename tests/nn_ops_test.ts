@@ -153,6 +153,10 @@ Deno.test("conv2d takes PyTorch's positional stride, padding, dilation and group
   assert.deepEqual(positional.shape, [1, 6, 5, 7]);
   assert.deepEqual(await positional.data(), await named.data());
   assert.deepEqual(torch.conv2d(x, torch.randn([2, 4, 7, 7]), null, 2, 3).shape, [1, 2, 6, 6]);
+  // A stride of the wrong type is PyTorch's TypeError, not a silent stride of 1.
+  const asAny = torch.nn.functional.conv2d as (...args: unknown[]) => torch.Tensor;
+  assert.throws(() => asAny(x, w, null, "2"), /conv2d\(\): argument 'stride' must be tuple of ints, not str/);
+  assert.throws(() => asAny(x, w, null, 1, true), /argument 'padding' must be tuple of ints, not bool/);
 });
 
 Deno.test("conv2d and pooling report PyTorch's node names, also for second derivatives", () => {

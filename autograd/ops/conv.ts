@@ -32,6 +32,10 @@ export interface Conv2dOptions {
 
 /** A size given as one number or a pair, as PyTorch's `_pair`, with its message for a wrong length. */
 function pairOf(value: number | readonly number[], name: string): [number, number] {
+  if (typeof value !== "number" && !Array.isArray(value)) {
+    const type = typeof value === "string" ? "str" : typeof value === "boolean" ? "bool" : typeof value;
+    throw new TypeError(`conv2d(): argument '${name}' must be tuple of ints, not ${type}`);
+  }
   const list = typeof value === "number" ? [value, value] : [...value];
   if (list.length === 1) list.push(list[0]);
   if (list.length !== 2) {
@@ -155,7 +159,9 @@ export function conv2d(
   optionsOrStride: Conv2dOptions | NonNullable<Conv2dOptions["stride"]> = {},
   ...positional: [Conv2dOptions["padding"]?, Conv2dOptions["dilation"]?, number?]
 ): Tensor {
-  const options: Conv2dOptions = typeof optionsOrStride === "number" || Array.isArray(optionsOrStride)
+  // Anything but an options object is the positional stride (pairOf rejects a string or a boolean, as PyTorch does).
+  const strideFirst = typeof optionsOrStride !== "object" || optionsOrStride === null || Array.isArray(optionsOrStride);
+  const options: Conv2dOptions = strideFirst
     ? {
       stride: optionsOrStride as Conv2dOptions["stride"],
       padding: positional[0],
