@@ -281,7 +281,11 @@ export function runBackward(
   const addTo = (node: Node, grad: Tensor) => {
     handed.set(grad, (handed.get(grad) ?? 0) + 1);
     const existing = buffer.get(node);
-    buffer.set(node, existing === undefined ? grad : options.add(existing, grad));
+    if (existing === undefined) return void buffer.set(node, grad);
+    // The sum of two gradients is a fresh tensor this node alone holds.
+    const sum = options.add(existing, grad);
+    handed.set(sum, 1);
+    buffer.set(node, sum);
   };
   /**
    * True when a leaf may keep `grad` itself (PyTorch's AccumulateGrad steals a

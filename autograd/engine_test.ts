@@ -290,3 +290,12 @@ Deno.test("a gradient whose storage another pending gradient shares is copied in
   assert.deepEqual(list(b.grad), [1, 2, 3, 4]);
   assert.deepEqual(list(a.grad), [[11, 12], [13, 14]]);
 });
+
+Deno.test("a leaf used twice keeps the sum of its gradients, and later backwards add into it", () => {
+  const w = torch.tensor([1, 2, 3], { requiresGrad: true });
+  const loss = () => w.mul(2).add(w.mul(w)).sum(); // dloss/dw = 2 + 2w
+  loss().backward();
+  assert.deepEqual(list(w.grad), [4, 6, 8]);
+  loss().backward();
+  assert.deepEqual(list(w.grad), [8, 12, 16]);
+});
