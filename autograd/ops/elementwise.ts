@@ -247,7 +247,7 @@ export function add(a: Tensor | number, b: Tensor | number, options: { alpha?: n
     ? b * alpha
     : computeBinary("mul", b, alpha, resultType(a, b));
   const out = computeBinary("add", a, scaledB, resultType(a, b));
-  return recordBinary(out, "AddBackward0", a, b, [], (g) => [g, alpha === 1 || !requires(b) ? g : g.mul(alpha)]);
+  return recordBinary(out, "AddBackward0", a, b, [], (g) => [g, !requires(b) ? null : alpha === 1 ? g : g.mul(alpha)]);
 }
 
 /** `a - alpha * b`, broadcasting. */

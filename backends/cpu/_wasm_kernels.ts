@@ -124,8 +124,9 @@ const COLUMN_BIAS = 1.1;
 /**
  * How an m×n product splits into `parts` chunks: column ranges (multiples of
  * NR) or row ranges (multiples of MR), whichever leaves the biggest chunk the
- * least padded work (see COLUMN_BIAS). Columns suit wide products (a conv's early layers),
- * rows tall ones (its late layers, 7×7 images with 512 channels).
+ * least padded work (see COLUMN_BIAS). Columns suit wide products (a conv's
+ * early layers), rows tall ones (its late layers, 7×7 images with 512
+ * channels).
  */
 function tiles(m: number, n: number, parts: number): Tile[] {
   const pad = (x: number, to: number) => Math.ceil(x / to) * to;
