@@ -22,8 +22,11 @@ export interface RemovableHandle {
 export interface SavedTensor {
   readonly ref: StorageRef;
   readonly version: number;
-  /** how the error names it: "[torch.FloatTensor [3, 4]], which is output 0 of ExpBackward0" */
-  readonly description: string;
+  /**
+   * How the error names it: "[torch.FloatTensor [3, 4]], which is output 0 of ExpBackward0". A function, so
+   * that the string is only built for the error (every op that saves a tensor would otherwise format one).
+   */
+  describe(): string;
   /** the saved alias, disposed when the node is released */
   readonly tensor: { dispose(): void };
 }
@@ -116,7 +119,7 @@ export class Node {
       if (saved.ref.version !== saved.version) {
         throw new Error(
           `one of the variables needed for gradient computation has been modified by an inplace operation: ` +
-            `${saved.description}, is at version ${saved.ref.version}; expected version ${saved.version} instead. ` +
+            `${saved.describe()}, is at version ${saved.ref.version}; expected version ${saved.version} instead. ` +
             `Hint: the operation that failed was ${this.name}; find the in-place op (ending in _) that changed the ` +
             `tensor after it was used, and use its out-of-place form or .clone() the tensor first.`,
         );

@@ -111,7 +111,7 @@ Deno.test("modifying a tensor backward still needs raises a version-counter erro
   y.add_(1);
   assert.throws(
     () => z.sum().backward(),
-    /modified by an inplace operation: .*is at version 1; expected version 0 instead/,
+    /modified by an inplace operation: \[torch\.FloatTensor \[2\]\], which is output 0 of ExpBackward0, is at version 1; expected version 0 instead/,
   );
 });
 

@@ -327,10 +327,13 @@ export function addTensors(a: Tensor, b: Tensor): Tensor {
 /** A gradient rule: the output's gradient and the saved tensors in, one gradient per input out. */
 export type GradRule = (grad: Tensor, saved: readonly Tensor[]) => readonly (Tensor | null | undefined)[];
 
-function describeSaved(t: Tensor): string {
-  const gradFn = t.gradFn;
-  const base = `[torch.${torchTypeName(t.dtype)}Tensor ${formatShape(t.shape)}]`;
-  return gradFn ? `${base}, which is output 0 of ${gradFn.name}` : base;
+/** How an error names a saved tensor, as it is when saved (its node then). */
+function describeSaved(t: Tensor): () => string {
+  const { gradFn, dtype, shape } = t;
+  return () => {
+    const base = `[torch.${torchTypeName(dtype)}Tensor ${formatShape(shape)}]`;
+    return gradFn ? `${base}, which is output 0 of ${gradFn.name}` : base;
+  };
 }
 
 /**
@@ -377,7 +380,7 @@ export function record(
     const alias = saveTensor(t);
     saved.push(alias);
     const ref = stateOf(t).ref;
-    snapshots.push({ ref, version: ref.version, description: describeSaved(t), tensor: alias });
+    snapshots.push({ ref, version: ref.version, describe: describeSaved(t), tensor: alias });
   }
   return out;
 }
