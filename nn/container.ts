@@ -64,9 +64,8 @@ export class Sequential extends Module<[Tensor], Tensor> {
 
   /** Feeds the input through every module in order. */
   override forward(input: Tensor): Tensor {
-    // The children in order, as children() lists them, without naming each one (a regex per field, each call).
     let x = input;
-    for (const m of Object.values(this)) if (m instanceof Module) x = m(x);
+    for (const m of this.children()) x = m(x);
     return x;
   }
 }

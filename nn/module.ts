@@ -9,8 +9,15 @@ import { type ModuleHook, registerHook, runForwardWithHooks } from "./_hooks.ts"
 
 /** The state-dict key of a field: `runningMean` → `running_mean`, `conv1` → `conv1`. */
 export function stateKey(field: string): string {
-  return field.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+  // Remembered: every walk of the tree (a Sequential's forward lists its children each call) names every field.
+  let key = stateKeys.get(field);
+  if (key === undefined) {
+    key = field.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+    stateKeys.set(field, key);
+  }
+  return key;
 }
+const stateKeys = new Map<string, string>();
 
 /** A removable registration (hooks). */
 export interface RemovableHandle {
