@@ -70,7 +70,7 @@ export {
   sum,
   variance as var,
 } from "./ops/reduction.ts";
-export { bmm, dot, matmul, mm, mv, outer } from "./ops/linalg.ts";
+export { addmm, type AddmmOptions, bmm, dot, matmul, mm, mv, outer } from "./ops/linalg.ts";
 export { cat, chunk, flatten, flip, repeat, reshape, split, stack } from "./ops/shape.ts";
 export { expand, narrow, permute, select, squeeze, t, transpose, unsqueeze } from "./ops/views.ts";
 export { gather, indexSelect, maskedSelect, nonzero } from "./ops/indexing.ts";

@@ -494,6 +494,10 @@ export class Tensor {
   mm(other: Tensor): Tensor {
     return linalg.mm(this, other);
   }
+  /** `beta * this + alpha * (mat1 · mat2)`, as `Tensor.addmm`. */
+  addmm(mat1: Tensor, mat2: Tensor, options?: linalg.AddmmOptions): Tensor {
+    return linalg.addmm(this, mat1, mat2, options);
+  }
   /** Product of two batches of matrices. */
   bmm(other: Tensor): Tensor {
     return linalg.bmm(this, other);

@@ -3,7 +3,7 @@
 // Each is composed from autograd's differentiable ops, so gradients of every
 // order come for free; `named` gives the result PyTorch's grad_fn name.
 
-import { arange, cat, defaultGenerator, full, type Tensor, tensor, where } from "@flint/autograd";
+import { addmm, arange, cat, defaultGenerator, full, type Tensor, tensor, where } from "@flint/autograd";
 import { canCheckValues, listShape, named } from "./_util.ts";
 
 /**
@@ -26,10 +26,14 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
     const [o, i] = weight.ndim === 2 ? weight.shape : [weight.shape[0] ?? 1, 1];
     throw new RangeError(`mat1 and mat2 shapes cannot be multiplied (${rows}x${inFeatures} and ${i}x${o})`);
   }
-  const product = input.matmul(weight.t());
-  if (!bias) return product;
-  const out = product.add(bias);
-  return input.ndim === 2 ? named(out, "AddmmBackward0") : out;
+  if (!bias) return input.matmul(weight.t());
+  // One addmm, as PyTorch's linear: a 2-d input directly, more dims folded into rows and unfolded after.
+  if (input.ndim === 2) return addmm(bias, input, weight.t());
+  if (input.ndim > 2 && bias.ndim <= 1) {
+    const rows = addmm(bias, input.reshape([-1, inFeatures]), weight.t());
+    return rows.reshape([...input.shape.slice(0, -1), weight.shape[0]]);
+  }
+  return input.matmul(weight.t()).add(bias);
 }
 
 /** Options of {@linkcode dropout}. */

@@ -146,6 +146,27 @@ Deno.test("eval batch norm without a gradient runs the fused channelAffine, equa
   assert.equal(y.gradFn?.name, "NativeBatchNormBackward0");
 });
 
+Deno.test("a Linear layer is one fused addmm, equal to matmul then add on every CPU path", async () => {
+  const ts = torch.registerBackend(new CpuBackend({ name: "cpu-ts-addmm", kernels: "typescript" }));
+  // Below and above the size where the WebAssembly kernel takes over; a bias row, a full bias, a transposed weight.
+  for (const [n, k, m] of [[3, 4, 5], [64, 100, 30]]) {
+    const x = torch.randn([n, k]), w = torch.randn([m, k]);
+    for (const bias of [torch.randn([m]), torch.randn([n, m])]) {
+      for (const [device, path] of [["cpu", "wasm kernel"], [ts, "TypeScript kernel"], [COMPOSED, "no fused kernel"]]) {
+        const [b, a, t] = [bias, x, w].map((v) => v.to(device as torch.DeviceLike));
+        const composition = await a.matmul(t.t()).add(b).data();
+        assert.deepEqual(await torch.addmm(b, a, t.t()).data(), composition, `${path}, ${n}x${k}x${m}`);
+      }
+    }
+  }
+  const layer = new torch.nn.Linear(4, 3);
+  const y = layer(torch.randn([2, 4]));
+  assert.equal(y.gradFn?.name, "AddmmBackward0");
+  // The node's inputs are the bias, the input (no gradient wanted) and the weight's transpose, as in PyTorch.
+  assert.deepEqual(y.gradFn?.nextFunctions.map((f) => f?.name ?? null), ["AccumulateGrad", null, "TBackward0"]);
+  assert.equal(layer(torch.randn([5, 2, 4])).gradFn?.name, "ViewBackward0");
+});
+
 Deno.test("conv2d takes PyTorch's positional stride, padding, dilation and groups as a port passes them", async () => {
   const x = torch.randn([1, 4, 11, 11]), w = torch.randn([6, 2, 3, 3]);
   const positional = torch.nn.functional.conv2d(x, w, null, [2, 1], [1, 0], 2, 2);

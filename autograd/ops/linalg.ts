@@ -1,8 +1,18 @@
 // Matrix products, with PyTorch's shape rules and messages.
 
 import { formatShape, isFloatingPoint, type View } from "@flint/backend";
+import { noGrad } from "../grad_mode.ts";
 import type { Tensor } from "../tensor.ts";
-import { broadcastShapes, commonDevice, fromStorage, record, viewOf } from "./_core.ts";
+import {
+  broadcastShapes,
+  commonDevice,
+  expandedView,
+  fromStorage,
+  record,
+  sumToShape,
+  torchTypeName,
+  viewOf,
+} from "./_core.ts";
 
 /** A 2-d or 3-d tensor as the backend's [B, M, K] view (a 2-d one gets batch 1). */
 function as3d(x: Tensor): View {
@@ -22,6 +32,14 @@ function product(a: Tensor, b: Tensor, shape: readonly number[]): Tensor {
   return fromStorage(device, device.backend.matmul(as3d(a), as3d(b)), shape, a.dtype);
 }
 
+function checkInnerSizes(a: Tensor, b: Tensor): void {
+  if (a.shape[1] !== b.shape[0]) {
+    throw new RangeError(
+      `mat1 and mat2 shapes cannot be multiplied (${a.shape[0]}x${a.shape[1]} and ${b.shape[0]}x${b.shape[1]})`,
+    );
+  }
+}
+
 /** Product of two matrices: [n, m] · [m, p] → [n, p]. */
 export function mm(a: Tensor, b: Tensor): Tensor {
   if (a.ndim !== 2) {
@@ -30,18 +48,93 @@ export function mm(a: Tensor, b: Tensor): Tensor {
   if (b.ndim !== 2) {
     throw new RangeError(`mat2 must be a matrix (got a ${b.ndim}-d tensor of shape ${formatShape(b.shape)})`);
   }
-  if (a.shape[1] !== b.shape[0]) {
-    throw new RangeError(
-      `mat1 and mat2 shapes cannot be multiplied (${a.shape[0]}x${a.shape[1]} and ${b.shape[0]}x${b.shape[1]})`,
-    );
-  }
+  checkInnerSizes(a, b);
   checkSameDtype(a, b);
   const out = product(a, b, [a.shape[0], b.shape[1]]);
   if (!isFloatingPoint(out.dtype)) return out;
   return record(out, "MmBackward0", [a, b], [a, b], (g, [sa, sb]) => [
-    a.requiresGrad ? (columnMajor(sa) ? mm(sb, g.t()).t() : mm(g, sb.t())) : null,
-    b.requiresGrad ? (columnMajor(sb) ? mm(g.t(), sa).t() : mm(sa.t(), g)) : null,
+    a.requiresGrad ? mmGradA(g, sb, sa) : null,
+    b.requiresGrad ? mmGradB(g, sa, sb) : null,
   ]);
+}
+
+/** The gradient of a in a · b, given b: in a's own layout when a is column-major (see columnMajor). */
+function mmGradA(g: Tensor, b: Tensor, a: Tensor): Tensor {
+  return columnMajor(a) ? mm(b, g.t()).t() : mm(g, b.t());
+}
+
+/** The gradient of b in a · b, given a. */
+function mmGradB(g: Tensor, a: Tensor, b: Tensor): Tensor {
+  return columnMajor(b) ? mm(g.t(), a).t() : mm(a.t(), g);
+}
+
+/** Options of {@linkcode addmm}. */
+export interface AddmmOptions {
+  /** the factor of `input` (default 1; 0 ignores its values, NaN included) */
+  beta?: number;
+  /** the factor of the product (default 1) */
+  alpha?: number;
+}
+
+/**
+ * `beta * input + alpha * (mat1 · mat2)`, as `torch.addmm`: `input`
+ * broadcasts to the product's [n, p]. With both factors 1 a backend's fused
+ * kernel does it in one op, as a Linear layer's forward uses it.
+ *
+ * @example
+ * ```ts
+ * import * as torch from "@flint/torch";
+ *
+ * const bias = torch.tensor([10, 20]);
+ * const y = torch.addmm(bias, torch.tensor([[1, 2]]), torch.tensor([[1, 0], [0, 1]]));
+ * console.log(y.tolistSync()); // [[11, 22]]
+ * ```
+ */
+export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, options: AddmmOptions = {}): Tensor {
+  const beta = options.beta ?? 1, alpha = options.alpha ?? 1;
+  for (const [name, m] of [["mat1", mat1], ["mat2", mat2]] as const) {
+    if (m.ndim !== 2) throw new RangeError(`${name} must be a matrix, got ${m.ndim}-D tensor`);
+  }
+  checkInnerSizes(mat1, mat2);
+  if (input.dtype !== mat1.dtype || mat2.dtype !== mat1.dtype) {
+    throw new TypeError("self and mat2 must have the same dtype");
+  }
+  checkSameDtype(mat1, mat2);
+  const shape = [mat1.shape[0], mat2.shape[1]];
+  if (input.ndim > 2) {
+    throw new RangeError(
+      `expand(torch.${torchTypeName(input.dtype)}Tensor{${formatShape(input.shape)}}, ` +
+        `size=${formatShape(shape)}): the number of sizes provided (2) must be greater or equal to the number of ` +
+        `dimensions in the tensor (${input.ndim})`,
+    );
+  }
+  const device = commonDevice([input, mat1, mat2]);
+  const biasView = expandedView(input, shape);
+  const fused = device.backend.fused.addmm;
+  const out = noGrad(() => {
+    if (fused && alpha === 1 && beta === 1 && isFloatingPoint(mat1.dtype)) {
+      return fromStorage(device, fused(biasView, viewOf(mat1), viewOf(mat2)), shape, mat1.dtype);
+    }
+    const p = alpha === 1 ? mm(mat1, mat2) : mm(mat1, mat2).mul(alpha);
+    // beta = 0 ignores input's values (NaN included), as PyTorch does.
+    return beta === 0 ? p : p.add(beta === 1 ? input : input.mul(beta));
+  });
+  if (!isFloatingPoint(out.dtype)) return out;
+  // Each matrix is kept only when the other's gradient needs it, as PyTorch saves them.
+  return record(
+    out,
+    "AddmmBackward0",
+    [input, mat1, mat2],
+    [mat2.requiresGrad ? mat1 : null, mat1.requiresGrad ? mat2 : null],
+    (g, [s1, s2]) => {
+      const scaled = alpha === 1 ? g : g.mul(alpha);
+      return [
+        input.requiresGrad ? sumToShape(beta === 1 ? g : g.mul(beta), input.shape) : null,
+        mat1.requiresGrad ? mmGradA(scaled, s2, mat1) : null,
+        mat2.requiresGrad ? mmGradB(scaled, s1, mat2) : null,
+      ];
+    },
+  );
 }
 
 /**

@@ -136,6 +136,14 @@ export interface SgdStepOptions {
  * so a new backend works on day one. Shapes follow PyTorch (NCHW, OIHW).
  */
 export interface FusedKernels {
+  /**
+   * `bias + a · b` for a [M, K] and b [K, N] (any strides) and `bias` a view
+   * of [M, N], broadcast by zero strides (a Linear layer's bias [N] has
+   * strides [0, 1]): the product is computed as `matmul` computes it and the
+   * bias added to it in place (one rounding each, as the composition), so a
+   * layer costs one op and one output instead of two. Float dtypes only.
+   */
+  addmm(bias: View, a: View, b: View): Storage;
   /** conv2d without bias: x [N, C, H, W], w [O, C/groups, kH, kW] → [N, O, oH, oW] */
   conv2d(x: View, w: View, geometry: Conv2dGeometry, outShape: Shape): Storage;
   /** gradient of conv2d with respect to its input, of shape `inputShape` */

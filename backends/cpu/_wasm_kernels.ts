@@ -80,6 +80,8 @@ const UNARY_CODES: Partial<Record<UnaryOp, number>> = {
   reciprocal: 5,
 };
 const SQUARE = 6;
+/** BINARY_CODES.add, for the bias of addmm. */
+const ADD = 0;
 /** Op codes of reduce.ts. */
 const REDUCE_CODES: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
 const REDUCE_INIT: Readonly<Record<number, number>> = { 0: 0, 1: -Infinity, 2: Infinity };
@@ -381,23 +383,58 @@ export class WasmKernels {
   matmul(a: View, b: View): CpuStorage | undefined {
     if (a.dtype !== "float32" || numel(a.shape) * b.shape[2] < this.#minMacs) return undefined;
     return this.run(() => {
-      const [batches, m, k] = a.shape;
-      const n = b.shape[2];
-      const out = this.#out("float32", batches * m * n);
-      if (batches * m * n === 0) return out.storage;
-      const ap = this.#addr(a), bp = this.#addr(b);
-      const [sa0, sa1, sa2] = a.strides, [sb0, sb1, sb2] = b.strides;
-      const flops = 2 * batches * m * n * k;
-      const threads = this.#threads(flops, PARALLEL_FLOPS);
-      const perThread = Math.min(CHUNKS_PER_THREAD, Math.max(1, Math.floor(flops / (threads * CHUNK_FLOPS))));
-      const perBatch = threads === 1 || batches >= perThread * threads;
-      const parts = perBatch ? 1 : Math.ceil(perThread * threads / batches);
-      const chunks: Chunk[] = [];
-      for (let bt = 0; bt < batches; bt++) {
-        const ab = ap + bt * sa0 * 4, bb = bp + bt * sb0 * 4, cb = out.ptr + bt * m * n * 4;
-        chunks.push(...this.#product(m, n, k, ab, sa1, sa2, bb, sb1, sb2, cb, n, parts));
+      const out = this.#out("float32", a.shape[0] * a.shape[1] * b.shape[2]);
+      this.#matmulInto(a, b, out.ptr);
+      out.finish();
+      return out.storage;
+    });
+  }
+
+  /** Writes a [B, M, K] · b [B, K, N] at `c`, row-major, split over the threads. */
+  #matmulInto(a: View, b: View, c: number): void {
+    const [batches, m, k] = a.shape;
+    const n = b.shape[2];
+    if (batches * m * n === 0) return;
+    const ap = this.#addr(a), bp = this.#addr(b);
+    const [sa0, sa1, sa2] = a.strides, [sb0, sb1, sb2] = b.strides;
+    const flops = 2 * batches * m * n * k;
+    const threads = this.#threads(flops, PARALLEL_FLOPS);
+    const perThread = Math.min(CHUNKS_PER_THREAD, Math.max(1, Math.floor(flops / (threads * CHUNK_FLOPS))));
+    const perBatch = threads === 1 || batches >= perThread * threads;
+    const parts = perBatch ? 1 : Math.ceil(perThread * threads / batches);
+    const chunks: Chunk[] = [];
+    for (let bt = 0; bt < batches; bt++) {
+      const ab = ap + bt * sa0 * 4, bb = bp + bt * sb0 * 4, cb = c + bt * m * n * 4;
+      chunks.push(...this.#product(m, n, k, ab, sa1, sa2, bb, sb1, sb2, cb, n, parts));
+    }
+    this.runtime.run(chunks, threads);
+  }
+
+  /**
+   * bias [M, N] (a broadcast view) + a [M, K] · b [K, N]: the product as
+   * matmul makes it, then the bias added in place, so the sums round as the
+   * composition's add does.
+   */
+  addmm(bias: View, a: View, b: View): CpuStorage | undefined {
+    const [m, k] = a.shape, n = b.shape[1];
+    if (a.dtype !== "float32" || bias.dtype !== "float32" || m * k * n < this.#minMacs) return undefined;
+    return this.run(() => {
+      const out = this.#out("float32", m * n);
+      if (m * n === 0) return out.storage;
+      const batch = (v: View): View => ({ ...v, shape: [1, ...v.shape], strides: [0, ...v.strides] });
+      this.#matmulInto(batch(a), batch(b), out.ptr);
+      const rb = this.#operand(bias, 2);
+      const plan = planRows([m, n], [contiguousStrides([m, n]), rb.strides]);
+      const [cs, bs] = plan.rowStrides;
+      if (plan.outerShape.length === 1) {
+        // One row of bias over every row of the product (a Linear layer's): one call.
+        const [cRow, bRow] = plan.outerStrides.map((s) => s[0] * 4);
+        this.#x.binaryRows(ADD, out.ptr, cs, cRow, rb.ptr, bs, bRow, out.ptr, cRow, plan.rowLength, plan.rows);
+      } else {
+        walkRows(plan, [0, 0], (o) => {
+          this.#x.binaryRow(ADD, out.ptr + o[0] * 4, cs, rb.ptr + o[1] * 4, bs, out.ptr + o[0] * 4, plan.rowLength);
+        });
       }
-      this.runtime.run(chunks, threads);
       out.finish();
       return out.storage;
     });

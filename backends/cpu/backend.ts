@@ -233,6 +233,8 @@ export class CpuBackend implements Backend {
     const pool = poolKernels(wrap);
     const op = <T>(fn: () => T) => this.#op(fn);
     return {
+      addmm: (bias: View, a: View, b: View) =>
+        op(() => this.#try((k) => k.addmm(bias, a, b)) ?? this.#addmm(bias, a, b)),
       conv2d: (x: View, w: View, geometry: Conv2dGeometry, outShape: Shape) =>
         op(() => this.#try((k) => k.conv2d(x, w, geometry, outShape)) ?? conv.conv2d(x, w, geometry, outShape)),
       conv2dBackwardInput: (gradOut: View, w: View, geometry: Conv2dGeometry, inputShape: Shape) =>
@@ -344,6 +346,16 @@ export class CpuBackend implements Backend {
   }
 
   /** The view's elements in a new row-major array of `dtype`, outside the ledger. */
+  /** addmm in TypeScript: the product as matmul makes it (rounded to the dtype), then the bias added. */
+  #addmm(bias: View, a: View, b: View): CpuStorage {
+    const batch = (v: View): View => ({ ...v, shape: [1, ...v.shape], strides: [0, ...v.strides] });
+    const product = matmul(batch(a), dataOf(a), batch(b), dataOf(b), a.dtype);
+    const add = this.#materialize(bias, a.dtype);
+    // Each sum is rounded to the dtype as the array stores it: the composition's add, element for element.
+    for (let i = 0; i < product.length; i++) product[i] += add[i];
+    return this.#wrap(product, a.dtype);
+  }
+
   /** channelAffine in TypeScript: multiply, round, add, round, as the composition does. */
   #channelAffine(x: View, scale: View, shift: View): CpuStorage {
     const src = this.#materialize(x, x.dtype), a = this.#materialize(scale, x.dtype);

@@ -85,6 +85,7 @@ export const OPS: Record<string, OpImpl> = {
   isnan: (ts) => ts[0].isnan(),
   matmul: (ts) => ts[0].matmul(ts[1]),
   mm: (ts) => ts[0].mm(ts[1]),
+  addmm: (ts, kw) => ts[0].addmm(ts[1], ts[2], { beta: num(kw.beta ?? 1), alpha: num(kw.alpha ?? 1) }),
   bmm: (ts) => ts[0].bmm(ts[1]),
   dot: (ts) => ts[0].dot(ts[1]),
   mv: (ts) => ts[0].mv(ts[1]),
