@@ -85,8 +85,31 @@ function checkTargetSize(input: Tensor, target: Tensor): void {
 export function mseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
   const reduction = checkReduction(options.reduction ?? "mean");
   checkTargetSize(input, target);
-  return named(reduce(input.sub(target).square(), reduction), "MseLossBackward0");
+  if (input.ndim !== target.ndim || input.shape.some((d, i) => d !== target.shape[i])) {
+    // A broadcast target (warned above): the composition sums each gradient back to its operand's shape.
+    return named(reduce(input.sub(target).square(), reduction), "MseLossBackward0");
+  }
+  mseFn ??= autograd.defineFunction({
+    name: "MseLossBackward0",
+    forward(ctx, x: Tensor, y: Tensor, red: Reduction) {
+      const diff = x.sub(y);
+      // The difference is kept rather than both operands (PyTorch's choice), saving backward a subtraction.
+      ctx.saveForBackward(diff);
+      ctx.data.reduction = red;
+      ctx.data.targetGrad = y.requiresGrad;
+      return reduce(diff.square(), red);
+    },
+    // PyTorch's mse_loss_backward: (input - target) * norm * grad, norm = 2 (2 / N for the mean), in that order.
+    backward(ctx, g) {
+      const [diff] = ctx.savedTensors;
+      const gx = diff.mul(ctx.data.reduction === "mean" ? 2 / diff.numel() : 2).mul(g);
+      return [gx, ctx.data.targetGrad ? gx.neg() : null, null];
+    },
+  });
+  return mseFn.apply(input, target, reduction);
 }
+
+let mseFn: autograd.CustomFunction<[Tensor, Tensor, Reduction]> | undefined;
 
 /**
  * Mean absolute error, `|input - target|` reduced, as `F.l1_loss`.
