@@ -175,6 +175,8 @@ export class WasmRuntime {
   readonly #module: WebAssembly.Module;
   #pool: ThreadPool | undefined;
   readonly #gemmScratch: number[] = [];
+  /** This thread's slots for a job without extra scratch: its gemm scratch alone. */
+  #soloSlots: readonly number[] | undefined;
 
   static readonly #cache = new Map<string, WasmRuntime>();
 
@@ -256,19 +258,27 @@ export class WasmRuntime {
    */
   run(chunks: readonly Chunk[], threads: number, extra: readonly number[] = []): void {
     const n = Math.max(1, Math.min(threads, chunks.length, this.parallelism()));
-    const slots = Array.from(
-      { length: n },
-      (_, t) => [this.gemmScratch(t), ...extra.map((b) => this.arena.scratch(b))],
-    );
-    const call = (c: Call, mine: readonly number[]) => {
-      const args = c.local ? c.args.map((v, k) => (c.local!.includes(k) ? mine[v] : v)) : c.args;
-      this.exports[c.fn as KernelName](...args);
-    };
+    const slotsOf = (t: number) => [this.gemmScratch(t), ...extra.map((b) => this.arena.scratch(b))];
     if (n === 1 || this.#pool === undefined) {
-      for (const chunk of chunks) for (const c of chunk) call(c, slots[0]);
+      // Most jobs of a small model: no slot table, no closure, nothing for the collector per call.
+      const mine = extra.length === 0 ? (this.#soloSlots ??= [this.gemmScratch(0)]) : slotsOf(0);
+      for (const chunk of chunks) for (const c of chunk) this.#call(c, mine);
       return;
     }
-    this.#pool.run(chunks, slots, call, (bytes) => this.arena.scratch(bytes));
+    const slots = Array.from({ length: n }, (_, t) => slotsOf(t));
+    this.#pool.run(chunks, slots, (c, mine) => this.#call(c, mine), (bytes) => this.arena.scratch(bytes));
+  }
+
+  /** Makes one call on this thread; `mine` are its scratch slots. */
+  #call(c: Call, mine: readonly number[]): void {
+    const fn = this.exports[c.fn as KernelName] as (...args: number[]) => unknown;
+    if (c.local === undefined) {
+      fn(...c.args);
+      return;
+    }
+    const args = c.args.slice();
+    for (const k of c.local) args[k] = mine[args[k]];
+    fn(...args);
   }
 
   /** Gemm scratch of thread t, kept for the runtime's life. */
