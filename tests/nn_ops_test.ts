@@ -167,6 +167,23 @@ Deno.test("a Linear layer is one fused addmm, equal to matmul then add on every 
   assert.equal(layer(torch.randn([5, 2, 4])).gradFn?.name, "ViewBackward0");
 });
 
+Deno.test("ReLU's gradient is one fused threshold_backward, equal to the composition and to PyTorch at NaN and -0", async () => {
+  const ts = torch.registerBackend(new CpuBackend({ name: "cpu-ts-threshold", kernels: "typescript" }));
+  // PyTorch: relu(x) = [nan, 0, 0, -0, 2]; its gradient under 3s is [3, 0, 0, 0, 3] (NaN passes, -0 <= 0 does not).
+  const special = [NaN, -1, 0, -0, 2];
+  for (const device of ["cpu", ts, COMPOSED] as torch.DeviceLike[]) {
+    for (const values of [special, Array.from({ length: 300 }, (_, i) => special[i % 5] * (i + 1))]) {
+      const x = torch.tensor(values, { device, requiresGrad: true });
+      const [g] = torch.autograd.grad([torch.relu(x)], [x], [torch.full([values.length], 3, { device })], {
+        createGraph: true,
+      });
+      const expected = values.map((v) => (v <= 0 ? 0 : 3));
+      assert.deepEqual(Array.from(await g!.data()), expected, `${String(device)}, ${values.length} values`);
+      if (device !== COMPOSED) assert.equal(g!.gradFn?.name, "ThresholdBackwardBackward0");
+    }
+  }
+});
+
 Deno.test("conv2d takes PyTorch's positional stride, padding, dilation and groups as a port passes them", async () => {
   const x = torch.randn([1, 4, 11, 11]), w = torch.randn([6, 2, 3, 3]);
   const positional = torch.nn.functional.conv2d(x, w, null, [2, 1], [1, 0], 2, 2);

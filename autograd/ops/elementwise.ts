@@ -59,13 +59,30 @@ export const unaryRules: Partial<Record<UnaryOp, UnaryRule>> = {
   tan: { name: "TanBackward0", save: "out", grad: (g, out) => g.mul(out.mul(out).add(1)) },
   tanh: { name: "TanhBackward0", save: "out", grad: (g, out) => g.mul(rsub(out.mul(out), 1)) },
   sigmoid: { name: "SigmoidBackward0", save: "out", grad: (g, out) => g.mul(out.mul(rsub(out, 1))) },
-  relu: { name: "ReluBackward0", save: "out", grad: (g, out) => where(out.gt(0), g, 0) },
+  relu: { name: "ReluBackward0", save: "out", grad: (g, out) => thresholdBackward(g, out, 0) },
   erf: { name: "ErfBackward0", save: "x", grad: (g, x) => g.mul(x.mul(x).neg().exp()).mul(TWO_OVER_SQRT_PI) },
   floor: { name: "FloorBackward0", save: "x", grad: (_g, x) => zerosLike(x) },
   ceil: { name: "CeilBackward0", save: "x", grad: (_g, x) => zerosLike(x) },
   round: { name: "RoundBackward0", save: "x", grad: (_g, x) => zerosLike(x) },
   trunc: { name: "TruncBackward0", save: "x", grad: (_g, x) => zerosLike(x) },
 };
+
+/**
+ * `out <= threshold ? 0 : g`, PyTorch's threshold_backward (a NaN in `out`
+ * passes the gradient): one op where the backend has the fused kernel, a
+ * comparison and a select elsewhere. Recorded when a second derivative is
+ * being built, as PyTorch's ThresholdBackwardBackward0.
+ */
+function thresholdBackward(g: Tensor, out: Tensor, threshold: number): Tensor {
+  const kernel = backendOf(g).fused.thresholdBackward;
+  const same = g.dtype === out.dtype && g.ndim === out.ndim && g.shape.every((d, i) => d === out.shape[i]);
+  if (!kernel || !same || !isFloatingPoint(g.dtype)) return where(out.le(threshold), 0, g);
+  const result = fromStorage(g.device, kernel(viewOf(g), viewOf(out), threshold), g.shape, g.dtype);
+  return record(result, "ThresholdBackwardBackward0", [g, out], [out], (gg, [saved]) => [
+    thresholdBackward(gg, saved, threshold),
+    null,
+  ]);
+}
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
   const info = UNARY_OP_INFO[op];

@@ -169,6 +169,13 @@ export interface FusedKernels {
    */
   softmaxBackward(gradOut: View, out: View, axis: number, log: boolean): Storage;
   /**
+   * `out <= threshold ? 0 : gradOut`, both of one shape and float dtype, as
+   * PyTorch's threshold_backward: ReLU's gradient from its output
+   * (threshold 0) in one pass instead of a comparison and a select. A NaN in
+   * `out` passes the gradient.
+   */
+  thresholdBackward(gradOut: View, out: View, threshold: number): Storage;
+  /**
    * `x * scale[c] + shift[c]` for x [N, C, *] (c its index along dim 1),
    * multiplied then added (two roundings, as the composition): evaluation-mode
    * batch norm in one pass instead of two. `scale` and `shift` are [C] of x's

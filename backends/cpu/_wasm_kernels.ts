@@ -1031,6 +1031,34 @@ export class WasmKernels {
     });
   }
 
+  /** `out <= threshold ? 0 : gradOut` over float32 views of one shape. */
+  thresholdBackward(gradOut: View, out: View, threshold: number): CpuStorage | undefined {
+    if (gradOut.dtype !== "float32" || out.dtype !== "float32") return undefined;
+    const shape = gradOut.shape, n = numel(shape);
+    const plan = planRows(shape, [gradOut.strides, out.strides, contiguousStrides(shape)]);
+    if (n === 0 || plan.rowLength < this.#minRow) return undefined;
+    return this.run(() => {
+      const result = this.#out("float32", n);
+      const rg = this.#operand(gradOut, shape.length), rx = this.#operand(out, shape.length);
+      const plan = planRows(shape, [rg.strides, rx.strides, contiguousStrides(shape)]);
+      const [gs, xs] = plan.rowStrides;
+      this.#rows(plan, [0, 0, 0], n, (o, s0, count) => ({
+        fn: "thresholdBackwardRow",
+        args: [
+          rg.ptr + (o[0] + s0 * gs) * 4,
+          gs,
+          rx.ptr + (o[1] + s0 * xs) * 4,
+          xs,
+          result.ptr + (o[2] + s0) * 4,
+          count,
+          threshold,
+        ],
+      }));
+      result.finish();
+      return result.storage;
+    });
+  }
+
   /** `cond ? a : b` with float32 a and b. */
   where(cond: View, a: View | number, b: View | number, shape: Shape): CpuStorage | undefined {
     if (cond.dtype !== "bool") return undefined;

@@ -43,6 +43,7 @@ export const KERNEL_NAMES = [
   "binaryRows",
   "packBPanels",
   "fmaPeak",
+  "thresholdBackwardRow",
 ] as const;
 
 /** The name of a kernel export. */

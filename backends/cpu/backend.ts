@@ -261,6 +261,11 @@ export class CpuBackend implements Backend {
           this.#try((k) => k.avgPool2dBackward(gradOut, geometry, options, inputShape)) ??
             pool.avgPool2dBackward(gradOut, geometry, options, inputShape)
         ),
+      thresholdBackward: (gradOut: View, out: View, threshold: number) =>
+        op(() =>
+          this.#try((k) => k.thresholdBackward(gradOut, out, threshold)) ??
+            this.#thresholdBackward(gradOut, out, threshold)
+        ),
       channelAffine: (x: View, scale: View, shift: View) =>
         op(() => this.#try((k) => k.channelAffine(x, scale, shift)) ?? this.#channelAffine(x, scale, shift)),
       softmax: (x: View, axis: number, log: boolean) =>
@@ -354,6 +359,16 @@ export class CpuBackend implements Backend {
     // Each sum is rounded to the dtype as the array stores it: the composition's add, element for element.
     for (let i = 0; i < product.length; i++) product[i] += add[i];
     return this.#wrap(product, a.dtype);
+  }
+
+  /** thresholdBackward in TypeScript. */
+  #thresholdBackward(gradOut: View, out: View, threshold: number): CpuStorage {
+    const g = this.#materialize(gradOut, gradOut.dtype), x = this.#materialize(out, gradOut.dtype);
+    const result = this.#alloc(gradOut.dtype, g.length), r = result.data;
+    // The threshold in the dtype, as PyTorch's scalar is.
+    const t = gradOut.dtype === "float32" ? Math.fround(threshold) : threshold;
+    for (let i = 0; i < g.length; i++) r[i] = x[i] <= t ? 0 : g[i];
+    return result;
   }
 
   /** channelAffine in TypeScript: multiply, round, add, round, as the composition does. */

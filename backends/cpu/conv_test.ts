@@ -268,7 +268,7 @@ Deno.test("the backend's fused conv2d reads strided views and returns ledger-cou
   assertClose(cpu.readSync(viewOf(out, [1, 1, 2, 2], [4, 4, 2, 1])), Float32Array.from(expected), 1e-6);
 });
 
-Deno.test("the backend offers the addmm, conv, pooling, softmax, batch-norm and optimizer kernels of the contract", () => {
+Deno.test("the backend offers the addmm, conv, pooling, softmax, ReLU-gradient, batch-norm and optimizer kernels of the contract", () => {
   assert.deepEqual(Object.keys(new CpuBackend().fused).sort(), [
     "adamStep",
     "addmm",
@@ -283,5 +283,6 @@ Deno.test("the backend offers the addmm, conv, pooling, softmax, batch-norm and 
     "sgdStep",
     "softmax",
     "softmaxBackward",
+    "thresholdBackward",
   ]);
 });

@@ -268,6 +268,29 @@ export function whereRow(c: usize, cs: i32, a: usize, as: i32, b: usize, bs: i32
   }
 }
 
+/**
+ * out[i] = x[i·xs] <= threshold ? 0 : g[i·gs], PyTorch's threshold_backward:
+ * ReLU's gradient from its output (threshold 0) in one pass. A NaN in x
+ * passes the gradient, as `NaN <= t` is false.
+ */
+export function thresholdBackwardRow(g: usize, gs: i32, x: usize, xs: i32, o: usize, n: i32, threshold: f32): void {
+  let i = 0;
+  if (gs == 1 && xs == 1) {
+    const t = f32x4.splat(threshold), zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const q = <usize>i << 2;
+      v128.store(o + q, v128.bitselect(zero, v128.load(g + q), f32x4.le(v128.load(x + q), t)));
+    }
+  }
+  const sg = <usize>gs << 2, sx = <usize>xs << 2;
+  let pg = g + <usize>i * sg, px = x + <usize>i * sx;
+  for (; i < n; i++) {
+    store<f32>(o + (<usize>i << 2), load<f32>(px) <= threshold ? 0 : load<f32>(pg));
+    pg += sg;
+    px += sx;
+  }
+}
+
 /** Copies n f32 with steps: out[i·os] = x[i·xs]. */
 export function copyRow(x: usize, xs: i32, o: usize, os: i32, n: i32): void {
   if (xs == 1 && os == 1) {

@@ -13,6 +13,7 @@ export {
   copyRow,
   fill32,
   scalarBinaryRow,
+  thresholdBackwardRow,
   transpose,
   unaryRow,
   whereRow,
