@@ -79,6 +79,13 @@ export interface Plan {
   readonly trainProbe: { batch: number; size: number };
   /** rounds through the contenders */
   readonly rounds: number;
+  /**
+   * rounds for a contender whose run is shorter than a sample: its samples
+   * are cheap, and more of them, interleaved over a longer stretch, keep the
+   * median from following one slow phase of a shared machine (7 samples of
+   * the MLP step gave Flint/PyTorch 0.89 in one run and 1.14 in the next)
+   */
+  readonly fastRounds: number;
   /** fewest samples of a slow contender */
   readonly minSamples: number;
   /** a sample runs the case for at least this long */
@@ -103,6 +110,7 @@ export const PLANS: Readonly<Record<Plan["mode"], Plan>> = {
     train: { batch: 8, size: 224 },
     trainProbe: { batch: 1, size: 32 },
     rounds: 7,
+    fastRounds: 21,
     minSamples: 3,
     sampleMs: 60,
     warmupMs: 1500,
@@ -118,6 +126,7 @@ export const PLANS: Readonly<Record<Plan["mode"], Plan>> = {
     train: { batch: 8, size: 224 },
     trainProbe: { batch: 1, size: 32 },
     rounds: 3,
+    fastRounds: 5,
     minSamples: 1,
     sampleMs: 30,
     warmupMs: 500,
@@ -134,6 +143,7 @@ export const PLANS: Readonly<Record<Plan["mode"], Plan>> = {
     train: { batch: 2, size: 16 },
     trainProbe: { batch: 2, size: 16 },
     rounds: 2,
+    fastRounds: 2,
     minSamples: 1,
     sampleMs: 5,
     warmupMs: 20,
@@ -289,9 +299,10 @@ async function raceCase(entries: Record<string, Entry>, plan: Plan): Promise<Rec
       if (first < 1000) first = await s.sample(plan.warmupMs);
       // The first round's first sample follows the last warm-up: it must not share the cores with its threads.
       await s.settle?.();
-      wanted[k] = first * (plan.rounds + 1) <= plan.budgetMs
-        ? plan.rounds
-        : Math.min(plan.rounds, Math.max(plan.minSamples, Math.floor(plan.budgetMs / first) - 1));
+      const rounds = first < plan.sampleMs ? plan.fastRounds : plan.rounds;
+      wanted[k] = first * (rounds + 1) <= plan.budgetMs
+        ? rounds
+        : Math.min(rounds, Math.max(plan.minSamples, Math.floor(plan.budgetMs / first) - 1));
       samples[k] = [];
     } catch (error) {
       all[k] = { na: `failed: ${message(error)}` };
@@ -299,7 +310,8 @@ async function raceCase(entries: Record<string, Entry>, plan: Plan): Promise<Rec
     }
   }
   const live = names.filter((k) => "sample" in all[k]);
-  for (let r = 0; r < plan.rounds; r++) {
+  const rounds = Math.max(0, ...live.map((k) => wanted[k]));
+  for (let r = 0; r < rounds; r++) {
     const order = live.map((_, i) => live[(i + r) % live.length]);
     for (const k of order) {
       const sampler = all[k];
@@ -783,7 +795,7 @@ export async function race(options: Options): Promise<RaceReport> {
         `race: ${
           contenderName("flint")
         } (${info.kernels} kernels, ${info.simd} SIMD, ${info.activeThreads} threads), ` +
-          `tfjs-cpu, tfjs-wasm, PyTorch; ${plan.rounds} rounds`,
+          `tfjs-cpu, tfjs-wasm, PyTorch; ${plan.rounds} rounds (${plan.fastRounds} for a fast contender)`,
       );
       for (const { spec, role } of specs) {
         // The FMA peak takes part in the rounds of the matmul the target compares with it.
@@ -881,7 +893,8 @@ export async function race(options: Options): Promise<RaceReport> {
     loadAfter: Deno.loadavg(),
     mode: plan.mode === "full" ? "full" : `--${plan.mode}`,
     method:
-      `per case: a warm-up of at least ${plan.warmupMs} ms, then ${plan.rounds} rounds rotating through the contenders, one sample of at least ` +
+      `per case: a warm-up of at least ${plan.warmupMs} ms, then ${plan.rounds} rounds rotating through the contenders ` +
+      `(${plan.fastRounds} for one whose run is shorter than a sample), one sample of at least ` +
       `${plan.sampleMs} ms each per round (at least ${plan.minSamples} for one slower than ` +
       `${formatMs(plan.budgetMs / (plan.rounds + 1))} a run); medians`,
   };
