@@ -366,6 +366,25 @@ function flops(spec: Spec): number {
   return 0;
 }
 
+/**
+ * Frees a case's model (parameters, their gradients, buffers) and its
+ * optimizer's state now, as PyTorch does when the case drops them. Left to the
+ * garbage collector, a ResNet's 94 MB of them waited for a collection while
+ * the next case ran: just after four ResNet18 training steps the MLP step
+ * took 0.60–1.16 ms in five tries, against 0.55–0.65 ms before them and
+ * 0.57 ms after a forced full collection.
+ */
+function release(model: torch.nn.Module, optimizer?: torch.optim.Optimizer): void {
+  for (const [, state] of optimizer?.state ?? []) {
+    for (const v of Object.values(state as Record<string, unknown>)) if (v instanceof torch.Tensor) v.dispose();
+  }
+  for (const p of model.parameters()) {
+    p.grad?.dispose();
+    p.dispose();
+  }
+  for (const b of model.buffers()) b.dispose();
+}
+
 /** Flint-CPU runs the case on the default device (the race's CpuBackend). */
 function flintRunner(spec: Spec): { run(): void; dispose(): void } {
   torch.manualSeed(0);
@@ -386,7 +405,10 @@ function flintRunner(spec: Spec): { run(): void; dispose(): void } {
       const model = resnet18();
       model.eval();
       const x = torch.rand(spec.batch, 3, spec.size, spec.size);
-      return { run: () => torch.scope(() => void torch.noGrad(() => model(x))), dispose: () => x.dispose() };
+      return {
+        run: () => torch.scope(() => void torch.noGrad(() => model(x))),
+        dispose: () => (x.dispose(), release(model)),
+      };
     }
     case "train": {
       const model = resnet18();
@@ -401,7 +423,7 @@ function flintRunner(spec: Spec): { run(): void; dispose(): void } {
             criterion(model(x), y).backward();
             optimizer.step();
           }),
-        dispose: () => (x.dispose(), y.dispose()),
+        dispose: () => (x.dispose(), y.dispose(), release(model, optimizer)),
       };
     }
     case "mlp": {
@@ -417,7 +439,7 @@ function flintRunner(spec: Spec): { run(): void; dispose(): void } {
             loss.backward();
             optimizer.step();
           }),
-        dispose: () => (x.dispose(), y.dispose()),
+        dispose: () => (x.dispose(), y.dispose(), release(model, optimizer)),
       };
     }
   }
