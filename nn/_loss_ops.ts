@@ -61,14 +61,15 @@ export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyO
   posWeight?: Tensor | null;
 }
 
-// The regression losses broadcast a target of another shape, with PyTorch's warning.
-function checkTargetSize(input: Tensor, target: Tensor): void {
-  if (input.shape.length === target.shape.length && input.shape.every((d, i) => d === target.shape[i])) return;
+// The regression losses broadcast a target of another shape, with PyTorch's warning; true when the sizes match.
+function checkTargetSize(input: Tensor, target: Tensor): boolean {
+  if (input.shape.length === target.shape.length && input.shape.every((d, i) => d === target.shape[i])) return true;
   warnOnce(
     `Using a target size (${torchSize(target.shape)}) that is different to the input size ` +
       `(${torchSize(input.shape)}). This will likely lead to incorrect results due to broadcasting. ` +
       "Please ensure they have the same size.",
   );
+  return false;
 }
 
 /**
@@ -84,16 +85,15 @@ function checkTargetSize(input: Tensor, target: Tensor): void {
  */
 export function mseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
   const reduction = checkReduction(options.reduction ?? "mean");
-  checkTargetSize(input, target);
-  if (input.ndim !== target.ndim || input.shape.some((d, i) => d !== target.shape[i])) {
-    // A broadcast target (warned above): the composition sums each gradient back to its operand's shape.
+  if (!checkTargetSize(input, target)) {
+    // A broadcast target: the composition sums each gradient back to its operand's shape.
     return named(reduce(input.sub(target).square(), reduction), "MseLossBackward0");
   }
   mseFn ??= autograd.defineFunction({
     name: "MseLossBackward0",
     forward(ctx, x: Tensor, y: Tensor, red: Reduction) {
       const diff = x.sub(y);
-      // The difference is kept rather than both operands (PyTorch's choice), saving backward a subtraction.
+      // The difference is kept, where PyTorch keeps both operands: backward then needs no subtraction.
       ctx.saveForBackward(diff);
       ctx.data.reduction = red;
       ctx.data.targetGrad = y.requiresGrad;

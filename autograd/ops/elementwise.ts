@@ -6,6 +6,7 @@ import {
   type DType,
   formatShape,
   isFloatingPoint,
+  sameShape,
   UNARY_OP_INFO,
   type UnaryOp,
 } from "@flint/backend";
@@ -75,8 +76,9 @@ export const unaryRules: Partial<Record<UnaryOp, UnaryRule>> = {
  */
 function thresholdBackward(g: Tensor, out: Tensor, threshold: number): Tensor {
   const kernel = backendOf(g).fused.thresholdBackward;
-  const same = g.dtype === out.dtype && g.ndim === out.ndim && g.shape.every((d, i) => d === out.shape[i]);
-  if (!kernel || !same || !isFloatingPoint(g.dtype)) return where(out.le(threshold), 0, g);
+  if (!kernel || g.dtype !== out.dtype || !sameShape(g.shape, out.shape) || !isFloatingPoint(g.dtype)) {
+    return where(out.le(threshold), 0, g);
+  }
   const result = fromStorage(g.device, kernel(viewOf(g), viewOf(out), threshold), g.shape, g.dtype);
   return record(result, "ThresholdBackwardBackward0", [g, out], [out], (gg, [saved]) => [
     thresholdBackward(gg, saved, threshold),

@@ -350,7 +350,6 @@ export class CpuBackend implements Backend {
     });
   }
 
-  /** The view's elements in a new row-major array of `dtype`, outside the ledger. */
   /** addmm in TypeScript: the product as matmul makes it (rounded to the dtype), then the bias added. */
   #addmm(bias: View, a: View, b: View): CpuStorage {
     const batch = (v: View): View => ({ ...v, shape: [1, ...v.shape], strides: [0, ...v.strides] });
@@ -387,6 +386,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** The view's elements in a new row-major array of `dtype`, outside the ledger. */
   #materialize(x: View, dtype: DType): DataArray {
     const src = dataOf(x);
     const n = numel(x.shape);
