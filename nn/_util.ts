@@ -1,7 +1,7 @@
 // Small helpers the layers and functional ops share: PyTorch's printed forms
 // (reprs, sizes), argument normalisation, reductions, and grad_fn names.
 
-import { autograd, isGradEnabled, type Tensor } from "@flint/autograd";
+import { autograd, isGradEnabled, Parameter, type Tensor } from "@flint/autograd";
 
 /** How a loss reduces its element-wise values. */
 export type Reduction = "none" | "mean" | "sum";
@@ -103,4 +103,16 @@ export function normalizeDim(dim: number, ndim: number): number {
     throw new RangeError(`Dimension out of range (expected to be in range of [${lo}, ${hi}], but got ${dim})`);
   }
   return dim < 0 ? dim + Math.max(ndim, 1) : dim;
+}
+
+/**
+ * A parameter over a tensor the layer just made: the tensor wrapping it is
+ * disposed, so the parameter alone holds the storage and disposing it frees
+ * the memory at once (else it waited for the collector to find the wrapper:
+ * ResNet18's 47 MB of weights outlived a release of the model).
+ */
+export function parameterOver(fresh: Tensor): Parameter {
+  const parameter = new Parameter(fresh);
+  fresh.dispose();
+  return parameter;
 }

@@ -1,8 +1,8 @@
 // BatchNorm1d and BatchNorm2d, as torch.nn.modules.batchnorm.
 
-import { empty, noGrad, ones, Parameter, type Tensor, tensor, zeros } from "@flint/autograd";
+import { empty, noGrad, ones, type Parameter, type Tensor, tensor, zeros } from "@flint/autograd";
 import { batchNormWith } from "./_norm_ops.ts";
-import { pyFloat, pyRepr } from "./_util.ts";
+import { parameterOver, pyFloat, pyRepr } from "./_util.ts";
 import { ones_, zeros_ } from "./init.ts";
 import type { FactoryOptions } from "./linear.ts";
 import { Module } from "./module.ts";
@@ -64,8 +64,8 @@ export abstract class BatchNormBase extends Module<[Tensor], Tensor> {
     this.affine = options.affine ?? true;
     this.trackRunningStats = options.trackRunningStats ?? true;
     const factory = { dtype: options.dtype, device: options.device };
-    this.weight = this.affine ? new Parameter(empty([numFeatures], factory)) : null;
-    this.bias = this.affine ? new Parameter(empty([numFeatures], factory)) : null;
+    this.weight = this.affine ? parameterOver(empty([numFeatures], factory)) : null;
+    this.bias = this.affine ? parameterOver(empty([numFeatures], factory)) : null;
     if (this.trackRunningStats) {
       this.registerBuffer("runningMean", zeros([numFeatures], factory));
       this.registerBuffer("runningVar", ones([numFeatures], factory));

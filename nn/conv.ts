@@ -1,8 +1,8 @@
 // Conv2d, as torch.nn.modules.conv.
 
-import { conv2d, empty, Parameter, type Tensor } from "@flint/autograd";
+import { conv2d, empty, type Parameter, type Tensor } from "@flint/autograd";
 import { pad, type PadMode } from "./_layer_ops.ts";
-import { pair, pyRepr } from "./_util.ts";
+import { pair, parameterOver, pyRepr } from "./_util.ts";
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "./init.ts";
 import type { FactoryOptions } from "./linear.ts";
 import { Module } from "./module.ts";
@@ -105,8 +105,8 @@ export class Conv2d extends Module<[Tensor], Tensor> {
     this.paddingMode = paddingMode;
     this.#reversedPadding = reversedPadding(this.padding, this.kernelSize, this.dilation);
     const factory = { dtype: options.dtype, device: options.device };
-    this.weight = new Parameter(empty([outChannels, inChannels / groups, ...this.kernelSize], factory));
-    this.bias = (options.bias ?? true) ? new Parameter(empty([outChannels], factory)) : null;
+    this.weight = parameterOver(empty([outChannels, inChannels / groups, ...this.kernelSize], factory));
+    this.bias = (options.bias ?? true) ? parameterOver(empty([outChannels], factory)) : null;
     this.resetParameters();
   }
 

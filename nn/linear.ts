@@ -1,7 +1,8 @@
 // Identity and Linear, as torch.nn.modules.linear.
 
-import { type DeviceLike, type DType, empty, Parameter, type Tensor } from "@flint/autograd";
+import { type DeviceLike, type DType, empty, type Parameter, type Tensor } from "@flint/autograd";
 import { linear } from "./_layer_ops.ts";
+import { parameterOver } from "./_util.ts";
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "./init.ts";
 import { Module } from "./module.ts";
 
@@ -75,8 +76,8 @@ export class Linear extends Module<[Tensor], Tensor> {
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     const factory = { dtype: options.dtype, device: options.device };
-    this.weight = new Parameter(empty([outFeatures, inFeatures], factory));
-    this.bias = (options.bias ?? true) ? new Parameter(empty([outFeatures], factory)) : null;
+    this.weight = parameterOver(empty([outFeatures, inFeatures], factory));
+    this.bias = (options.bias ?? true) ? parameterOver(empty([outFeatures], factory)) : null;
     this.resetParameters();
   }
 

@@ -1,8 +1,8 @@
 // LayerNorm, as torch.nn.modules.normalization.
 
-import { ones, Parameter, type Tensor, zeros } from "@flint/autograd";
+import { ones, type Parameter, type Tensor, zeros } from "@flint/autograd";
 import { layerNorm } from "./_norm_ops.ts";
-import { pyFloat, pyRepr } from "./_util.ts";
+import { parameterOver, pyFloat, pyRepr } from "./_util.ts";
 import { ones_, zeros_ } from "./init.ts";
 import type { FactoryOptions } from "./linear.ts";
 import { Module } from "./module.ts";
@@ -50,8 +50,8 @@ export class LayerNorm extends Module<[Tensor], Tensor> {
     this.elementwiseAffine = options.elementwiseAffine ?? true;
     const factory = { dtype: options.dtype, device: options.device };
     const shape = [...this.normalizedShape];
-    this.weight = this.elementwiseAffine ? new Parameter(ones(shape, factory)) : null;
-    this.bias = this.elementwiseAffine && (options.bias ?? true) ? new Parameter(zeros(shape, factory)) : null;
+    this.weight = this.elementwiseAffine ? parameterOver(ones(shape, factory)) : null;
+    this.bias = this.elementwiseAffine && (options.bias ?? true) ? parameterOver(zeros(shape, factory)) : null;
   }
 
   /** Weight to ones, bias to zeros. */

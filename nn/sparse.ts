@@ -2,6 +2,7 @@
 
 import { empty, noGrad, Parameter, type Tensor } from "@flint/autograd";
 import { embedding } from "./_layer_ops.ts";
+import { parameterOver } from "./_util.ts";
 import { normal_ } from "./init.ts";
 import type { FactoryOptions } from "./linear.ts";
 import { Module } from "./module.ts";
@@ -75,7 +76,7 @@ export class Embedding extends Module<[Tensor], Tensor> {
       }
       this.weight = new Parameter(options.weight);
     } else {
-      this.weight = new Parameter(
+      this.weight = parameterOver(
         empty([numEmbeddings, embeddingDim], { dtype: options.dtype, device: options.device }),
       );
       this.resetParameters();

@@ -183,8 +183,12 @@ class TensorBuilder {
     }
     const { data, tensor } = await this.#storage(s, ref.dtype, storageBytes, where);
     let out = tensorFromStorage(tensor, data, ref.offset, ref.size, ref.stride, { device: this.#device });
-    if (ref.parameter) out = new Parameter(out, ref.requiresGrad);
-    else if (ref.requiresGrad) out.requiresGrad_(true);
+    if (ref.parameter) {
+      // The parameter takes the view's hold on the storage: freeing the loaded model frees its memory at once.
+      const view = out;
+      out = new Parameter(view, ref.requiresGrad);
+      view.dispose();
+    } else if (ref.requiresGrad) out.requiresGrad_(true);
     return out;
   }
 
