@@ -2,7 +2,7 @@
 // tensor's storage, bumps the version counter, and moves the tensor's place on
 // the tape (or, for a view, its base's: PyTorch's CopySlices) to the result.
 
-import { contiguousStrides, isContiguous, isFloatingPoint, numel } from "@flint/backend";
+import { contiguousStrides, isContiguous, isFloatingPoint } from "@flint/backend";
 import { Node } from "../engine.ts";
 import { defaultGenerator } from "../default_generator.ts";
 import type { Generator } from "../generator.ts";
@@ -49,20 +49,22 @@ function zeroRegion(g: Tensor, geometry: Geometry): Tensor {
 }
 
 /**
- * Moves `t`'s place on the tape to `value` (which now holds t's elements).
- * `name` names the node when `value` carries no history of its own.
+ * Moves `t`'s place on the tape to `value` (which now holds t's elements);
+ * null when the new elements have no history (a constant fill). `name` names
+ * the node when `value` carries no history of its own.
  */
-function rebase(t: Tensor, value: Tensor, name: string): void {
+function rebase(t: Tensor, value: Tensor | null, name: string): void {
   if (!isGradEnabled()) return;
   const s = stateOf(t);
-  if (!value.requiresGrad && !s.requiresGrad) return;
+  const valueGrad = value?.requiresGrad ?? false;
+  if (!valueGrad && !s.requiresGrad) return;
   if (s.base === null) {
-    if (value.requiresGrad && value.gradFn !== null) {
-      s.gradFn = value.gradFn;
+    if (valueGrad && value!.gradFn !== null) {
+      s.gradFn = value!.gradFn;
     } else {
       // The old value's history gets zero gradient; a leaf value routes to its accumulator.
       const old = s.requiresGrad ? edgeOf(t) : null;
-      const src = value.requiresGrad ? edgeOf(value) : null;
+      const src = valueGrad ? edgeOf(value!) : null;
       s.gradFn = new Node(name, [old, src], (g) => [zerosLike(g), src ? g : null], []);
     }
     s.requiresGrad = true;
@@ -77,7 +79,7 @@ function rebase(t: Tensor, value: Tensor, name: string): void {
   }
   const geometry: Geometry = { shape: s.shape, strides: s.strides, offset: s.offset };
   const oldEdge = b.requiresGrad ? edgeOf(base) : null;
-  const valueEdge = value.requiresGrad ? edgeOf(value) : null;
+  const valueEdge = valueGrad ? edgeOf(value!) : null;
   b.gradFn = new Node("CopySlices", [oldEdge, valueEdge], (g) => [
     oldEdge ? zeroRegion(g, geometry) : null,
     valueEdge ? viewGather(g, geometry) : null,
@@ -168,17 +170,8 @@ export function fill_<T extends Tensor>(t: T, value: number | Tensor, name = "Fi
   const v = t.dtype === "bool" ? (value !== 0 ? 1 : 0) : t.dtype === "int32" ? Math.trunc(value) : value;
   backendOf(t).copy(viewOf(t), v);
   s.ref.version++;
-  if (s.requiresGrad && isGradEnabled()) {
-    // The constant only tells rebase that the new value has no history; nothing keeps it after.
-    const constant = constantLike(t, v);
-    rebase(t, constant, value === 0 ? "ZeroBackward0" : name);
-    constant.dispose();
-  }
+  if (s.requiresGrad) rebase(t, null, value === 0 ? "ZeroBackward0" : name);
   return t;
-}
-
-function constantLike(t: Tensor, value: number): Tensor {
-  return fromStorage(t.device, backendOf(t).fill(numel(t.shape), value, t.dtype), t.shape, t.dtype);
 }
 
 function randomFill<T extends Tensor>(t: T, fill: (data: Float32Array | Float64Array) => void): T {

@@ -99,7 +99,6 @@ export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, options: AddmmO
   if (input.dtype !== mat1.dtype || mat2.dtype !== mat1.dtype) {
     throw new TypeError("self and mat2 must have the same dtype");
   }
-  checkSameDtype(mat1, mat2);
   const shape = [mat1.shape[0], mat2.shape[1]];
   if (input.ndim > 2) {
     throw new RangeError(

@@ -28,6 +28,7 @@ import { type Conv2dSizes, conv2dSizes } from "./conv.ts";
 import { poolPlanes } from "./pool.ts";
 import type { MemoryLedger } from "@flint/backend";
 import { CpuStorage } from "./storage.ts";
+import { batchOfOne } from "./matmul.ts";
 import { planRows, walkRows } from "./walk.ts";
 
 const BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 4, bool: 1 };
@@ -421,8 +422,7 @@ export class WasmKernels {
     return this.run(() => {
       const out = this.#out("float32", m * n);
       if (m * n === 0) return out.storage;
-      const batch = (v: View): View => ({ ...v, shape: [1, ...v.shape], strides: [0, ...v.strides] });
-      this.#matmulInto(batch(a), batch(b), out.ptr);
+      this.#matmulInto(batchOfOne(a), batchOfOne(b), out.ptr);
       const rb = this.#operand(bias, 2);
       const plan = planRows([m, n], [contiguousStrides([m, n]), rb.strides]);
       const [cs, bs] = plan.rowStrides;

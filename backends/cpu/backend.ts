@@ -36,7 +36,7 @@ import { WasmKernels } from "./_wasm_kernels.ts";
 import { simdLevel, WasmRuntime } from "./_wasm_runtime.ts";
 import { convKernels } from "./conv.ts";
 import { binaryKernels, copyRow, copyRowToBool, int32BinaryKernels, unaryKernels, whereRow } from "./elementwise.ts";
-import { matmul } from "./matmul.ts";
+import { batchOfOne, matmul } from "./matmul.ts";
 import { adamStepKernel, sgdStepKernel } from "./optim.ts";
 import { poolKernels } from "./pool.ts";
 import { argReduceInto, reduceInto } from "./reduce.ts";
@@ -352,8 +352,7 @@ export class CpuBackend implements Backend {
 
   /** addmm in TypeScript: the product as matmul makes it (rounded to the dtype), then the bias added. */
   #addmm(bias: View, a: View, b: View): CpuStorage {
-    const batch = (v: View): View => ({ ...v, shape: [1, ...v.shape], strides: [0, ...v.strides] });
-    const product = matmul(batch(a), dataOf(a), batch(b), dataOf(b), a.dtype);
+    const product = matmul(batchOfOne(a), dataOf(a), batchOfOne(b), dataOf(b), a.dtype);
     const add = this.#materialize(bias, a.dtype);
     // Each sum is rounded to the dtype as the array stores it: the composition's add, element for element.
     for (let i = 0; i < product.length; i++) product[i] += add[i];

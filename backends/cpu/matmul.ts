@@ -151,6 +151,11 @@ export function gemm(
   }
 }
 
+/** A matrix [M, K] as the batch of one [1, M, K] that `matmul` and the wasm kernels take (addmm's operands). */
+export function batchOfOne(v: View): View {
+  return { ...v, shape: [1, ...v.shape], strides: [0, ...v.strides] };
+}
+
 /** a [B, M, K] · b [B, K, N] → new [B, M, N] of `dtype`, accumulating in float64. */
 export function matmul(a: View, aData: DataArray, b: View, bData: DataArray, dtype: DType): DataArray {
   const [batches, m, k] = a.shape;
